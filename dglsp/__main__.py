@@ -1,0 +1,3 @@
+from dglsp.cli.main import main
+
+raise SystemExit(main())

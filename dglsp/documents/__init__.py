@@ -1,0 +1,19 @@
+"""Open documents: text, version and an incrementally updated tree-sitter tree.
+
+Contract (used by the server, the CLI and carving):
+- `Document(uri, language, version, text)`; `document.apply_change(start, end, new_text, version)`
+  with `start`/`end` as `Position`s in code points (already converted from the client's
+  encoding by `encoding.py`), or `document.replace_all(text, version)`.
+- `document.snapshot()` -> `Snapshot`: immutable (text, version, language, tree), safe to hand to
+  background work.
+- `encoding.py` converts between LSP positions in utf-8 / utf-16 / utf-32 units and str offsets.
+"""
+
+from dglsp.documents.document import Document, Snapshot
+from dglsp.documents.encoding import (
+    PositionError,
+    offset_to_position,
+    position_to_offset,
+)
+
+__all__ = ["Document", "PositionError", "Snapshot", "offset_to_position", "position_to_offset"]
