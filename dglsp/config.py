@@ -13,8 +13,6 @@ from typing import Any, Literal
 
 import cattrs
 
-from dglsp.languages import LANGUAGES
-
 DEFAULT_MODEL = "google/diffusiongemma-26B-A4B-it"
 
 Strategy = Literal["prompt"]  # "pinned" (suffix pinned in the canvas) comes with the resident engine
@@ -35,7 +33,9 @@ class Settings:
     seed: int = 0
     debounce_ms: int = 150
     context_budget: int = 2048  # prompt tokens: prefix + suffix + header context
-    languages: list[str] = field(default_factory=lambda: sorted(LANGUAGES))
+    # Enabled languages by dglsp name (see dglsp.languages); "*" enables every language,
+    # including ones without a grammar (they get a window of lines as context).
+    languages: list[str] = field(default_factory=lambda: ["*"])
     window_lines: int = 60  # lines around the cursor when no function encloses it
     drafts: bool = False  # set by clients that render dglsp/draft notifications
     template: str = ""  # "" = from the model's tokenizer; else a template with {prefix} {suffix} {context}
@@ -58,6 +58,9 @@ class Settings:
         if self.template and ("{prefix}" not in self.template or "{suffix}" not in self.template):
             problems.append("template must contain {prefix} and {suffix}")
         return problems
+
+    def language_enabled(self, language: str) -> bool:
+        return "*" in self.languages or language in self.languages
 
 
 _FIELD_NAMES = {f.name for f in dataclasses.fields(Settings)}

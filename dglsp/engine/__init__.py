@@ -1,8 +1,8 @@
 """Engines: in-process transformers (`inprocess.InProcessEngine`); more come with the daemon."""
 
 from dglsp.engine.base import (
-    CancelToken,
     Cancelled,
+    CancelToken,
     Draft,
     Engine,
     EngineError,
