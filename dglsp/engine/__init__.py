@@ -1,5 +1,7 @@
 """Engines: in-process transformers (`inprocess.InProcessEngine`); more come with the daemon."""
 
+from __future__ import annotations
+
 from dglsp.engine.base import (
     Cancelled,
     CancelToken,
@@ -26,4 +28,12 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "Tokenizer",
+    "create_engine",
 ]
+
+
+def create_engine(settings) -> Engine:
+    """The engine the settings ask for. Imports torch lazily: the server starts fast."""
+    from dglsp.engine.inprocess import InProcessEngine
+
+    return InProcessEngine(settings.model, settings.device)

@@ -1,0 +1,210 @@
+"""Find a DiffusionGemma checkpoint, choose a device, check it fits, load it.
+
+Every failure is a `ModelUnavailable` whose message says what is wrong and what to do: the
+server shows it in the editor and the CLI prints it. dglsp never downloads weights by itself
+(52 GB behind a keystroke would be a surprise): a Hugging Face id must already be in the
+local cache, or the setting must name a local directory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from dglsp.engine.base import ModelUnavailable
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+# Activations, the KV cache and the allocator's slack on top of the weights.
+MEMORY_HEADROOM = 1.2
+# Below this size a model runs in float32 on the CPU (faster there); above, bfloat16 halves it.
+CPU_FLOAT32_LIMIT_BYTES = 2 * 1024**3
+
+
+def looks_like_path(name: str) -> bool:
+    """A Hugging Face id is 'org/name'; anything absolute, relative or with more parts is a path."""
+    if name.startswith(("/", ".", "~")) or name.count("/") != 1 or "\\" in name:
+        return True
+    return Path(name).expanduser().exists()
+
+
+def human_bytes(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def resolve_model(name: str) -> Path:
+    """The local directory holding the model `name` (a directory or a cached Hugging Face id)."""
+    if not name:
+        raise ModelUnavailable("No model is set. Set the `model` setting (or --model) to a model directory.")
+    if looks_like_path(name):
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise ModelUnavailable(
+                f"Model directory {path} does not exist. Set the `model` setting (or --model) to a "
+                "directory in save_pretrained layout (config.json, *.safetensors, tokenizer files)."
+            )
+        if not (path / "config.json").is_file():
+            raise ModelUnavailable(
+                f"{path} is not a model directory: it has no config.json. Point the `model` setting "
+                "(or --model) at the folder written by save_pretrained."
+            )
+        path = path.resolve()
+    else:
+        path = _cached_snapshot(name)
+    _check_model_type(path)
+    return path
+
+
+def _cached_snapshot(repo_id: str) -> Path:
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        raise ModelUnavailable(
+            f"The model {repo_id} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}). "
+            f"dglsp does not download weights by itself: run `hf download {repo_id}` "
+            "(DiffusionGemma is about 52 GB), or set the `model` setting (or --model) to a local "
+            "model directory. `dglsp doctor` checks the setup."
+        ) from None
+
+
+def _check_model_type(path: Path) -> None:
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelUnavailable(f"Cannot read {path / 'config.json'}: {error}") from None
+    model_type = config.get("model_type")
+    if model_type != "diffusion_gemma":
+        raise ModelUnavailable(
+            f"{path} holds a '{model_type}' model; dglsp needs a DiffusionGemma checkpoint "
+            "(model_type 'diffusion_gemma')."
+        )
+
+
+def estimate_model_bytes(path: Path) -> int:
+    """Bytes of weights on disk (the memory the weights need in their stored dtype)."""
+    return sum(f.stat().st_size for f in path.iterdir() if f.suffix in WEIGHT_SUFFIXES)
+
+
+def choose_device(setting: str = "auto"):
+    """The torch.device for a `device` setting ("auto", "cpu", "cuda", "cuda:N")."""
+    import torch
+
+    setting = (setting or "auto").strip().lower()
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(setting)
+    except RuntimeError:
+        raise ModelUnavailable(f"Unknown device '{setting}'. Use auto, cpu, cuda or cuda:N.") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise ModelUnavailable(
+                f"The device setting asks for {setting}, but torch sees no CUDA device (torch "
+                f"{torch.__version__}, {build}). Install a CUDA build of torch, or set device to cpu."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ModelUnavailable(
+                f"There is no {setting}: torch sees {torch.cuda.device_count()} CUDA device(s)."
+            )
+    elif device.type != "cpu":
+        raise ModelUnavailable(f"Device '{setting}' is not supported. Use auto, cpu, cuda or cuda:N.")
+    return device
+
+
+def choose_dtype(device, weight_bytes: int):
+    import torch
+
+    if device.type == "cuda":
+        return torch.bfloat16
+    return torch.float32 if weight_bytes <= CPU_FLOAT32_LIMIT_BYTES else torch.bfloat16
+
+
+@dataclass(frozen=True)
+class MemoryCheck:
+    needed_bytes: int
+    free_bytes: int | None  # None when unknown
+
+    @property
+    def fits(self) -> bool:
+        return self.free_bytes is None or self.needed_bytes <= self.free_bytes
+
+
+def memory_check(path: Path, device) -> MemoryCheck:
+    """How much memory loading `path` on `device` needs and how much is free there."""
+    import torch
+
+    stored = estimate_model_bytes(path)
+    dtype = choose_dtype(device, stored)
+    stored_dtype_size = _stored_dtype_size(path)
+    in_memory = stored * dtype.itemsize // stored_dtype_size if stored_dtype_size else stored
+    needed = int(in_memory * MEMORY_HEADROOM)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return MemoryCheck(needed, free)
+    return MemoryCheck(needed, available_ram_bytes())
+
+
+def check_fits(path: Path, device) -> None:
+    check = memory_check(path, device)
+    if check.fits:
+        return
+    where = "GPU memory" if device.type == "cuda" else "free RAM"
+    hint = (
+        "Close other GPU programs, or use a larger GPU."
+        if device.type == "cuda"
+        else "No CUDA GPU is in use: DiffusionGemma needs a GPU with about 60 GB; set `model` to a "
+        "smaller DiffusionGemma-architecture model to run on the CPU."
+    )
+    raise ModelUnavailable(
+        f"The model at {path} needs about {human_bytes(check.needed_bytes)} but only "
+        f"{human_bytes(check.free_bytes or 0)} of {where} is available on {device}. {hint}"
+    )
+
+
+def _stored_dtype_size(path: Path) -> int:
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    name = config.get("dtype") or config.get("torch_dtype") or config.get("text_config", {}).get("dtype")
+    return {"float32": 4, "bfloat16": 2, "float16": 2, "float8_e4m3fn": 1}.get(str(name), 0)
+
+
+def available_ram_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux); None where it cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def load_model(path: Path, device, dtype):
+    """Load the weights (already resolved and checked) onto `device` in eval mode."""
+    import torch
+    from transformers import DiffusionGemmaForBlockDiffusion
+    from transformers.utils import logging as transformers_logging
+
+    # Its tqdm bar would land in the editor's log once per load; we report progress ourselves.
+    transformers_logging.disable_progress_bar()
+    try:
+        model = DiffusionGemmaForBlockDiffusion.from_pretrained(path, dtype=dtype)
+        model = model.to(device).eval()
+    except torch.cuda.OutOfMemoryError:
+        raise ModelUnavailable(
+            f"Ran out of GPU memory while loading {path} onto {device}. Free GPU memory or use a larger GPU."
+        ) from None
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        raise ModelUnavailable(f"Cannot load the model at {path}: {error}") from None
+    return model
