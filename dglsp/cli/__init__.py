@@ -1,0 +1,1 @@
+"""The `dglsp` command line (entry point: `dglsp.cli.main:main`)."""
