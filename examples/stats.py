@@ -1,9 +1,12 @@
 """Small statistics helpers.
 
-`median` handles only odd lengths: complete the even case with
+`median` uses `middle` but never computes it: complete the missing line with
 
-    dglsp complete examples/stats.py:27:31
+    dglsp complete examples/stats.py:27:29
 """
+
+# The hole is on purpose, so the linter must not flag the name it leaves undefined.
+# ruff: noqa: F821
 
 from __future__ import annotations
 
@@ -22,9 +25,9 @@ def median(values: Sequence[float]) -> float:
     if not values:
         raise ValueError("median() of an empty sequence")
     ordered = sorted(values)
-    middle = len(ordered) // 2
     if len(ordered) % 2 == 1:
         return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def variance(values: Sequence[float]) -> float:
