@@ -104,13 +104,15 @@ class _DraftPrinter:
         self._json = as_json
 
     def __call__(self, draft: Any) -> None:
+        if draft.final:
+            return  # the final answer is printed after complete() returns, with its step count
         if self._json:
             line = {
                 "step": draft.step,
                 "total_steps": draft.total_steps,
                 "text": draft.text,
                 "range": _range(self._text, draft.start, draft.end),
-                "final": False,  # the final answer is the last line, after post-processing
+                "final": False,
             }
             print(json.dumps(line, ensure_ascii=False), flush=True)
         else:
