@@ -87,16 +87,25 @@ def load_document(path: Path) -> Any:
     return Document(path.resolve().as_uri(), language_for_path(path), 0, text)
 
 
+_LINE_BREAK = re.compile(r"\r\n?|\n")  # the line breaks LSP (and so dglsp) counts
+
+
 def cursor_offset(text: str, location: Location) -> int:
     """The str offset of a 1-based LINE:COL; a clear CliError when it is outside the file."""
-    from dglsp.documents import PositionError, position_to_offset
+    from dglsp.documents import position_to_offset
 
-    try:
-        # utf-32 units are code points: one per character, as the command line counts them.
-        return position_to_offset(text, location.line - 1, location.column - 1, "utf-32")
-    except PositionError as error:
-        where = f"{location.path}:{location.line}:{location.column}"
-        raise CliError(f"{where} is outside the file: {error}") from None
+    lines = _LINE_BREAK.split(text)
+    where = f"{location.path}:{location.line}:{location.column}"
+    if location.line > len(lines):
+        raise CliError(f"{where} is past the end of the file: it has {len(lines)} lines")
+    length = len(lines[location.line - 1])
+    if location.column > length + 1:
+        raise CliError(
+            f"{where} is past the end of line {location.line}: it has {length} characters, "
+            f"so the last column is {length + 1}"
+        )
+    # utf-32 units are code points: one per character, as the command line counts them.
+    return position_to_offset(text, location.line - 1, location.column - 1, "utf-32")
 
 
 def offset_to_line_col(text: str, offset: int) -> list[int]:
@@ -138,11 +147,16 @@ def add_model_flags(parser: argparse.ArgumentParser, *, suppress: bool = False) 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the defaults plus the flags given; a bad value is an error, not a fallback."""
-    given = {dest: getattr(args, dest, None) for dest in _SETTING_FLAGS}
-    raw = {_SETTING_FLAGS[dest]: value for dest, value in given.items() if value is not None}
-    settings, problems = merge_settings(Settings(), raw)
-    if problems:
-        raise CliError("bad option: " + "; ".join(problems))
+    settings = Settings()
+    for dest, key in _SETTING_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        settings, problems = merge_settings(settings, {key: value})
+        if problems:
+            # merge_settings words problems for editors ("... (kept 48)"): say which flag instead.
+            reasons = "; ".join(re.sub(r" \(kept .*\)$", "", problem) for problem in problems)
+            raise CliError(f"bad value for --{dest.replace('_', '-')}: {reasons}")
     return settings
 
 
