@@ -173,7 +173,7 @@ def setup_logging(level: str, log_file: str | None) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(logging.CRITICAL + 1 if level == "off" else level.upper())
 
 
 class ProgressPrinter:

@@ -33,14 +33,14 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    location = parse_location(args.location)
+    settings = settings_from_args(args)
+    snapshot = load_document(location.path).snapshot()
+    cursor = cursor_offset(snapshot.text, location)
+
     from dglsp.engine import create_engine
     from dglsp.pipeline import Pipeline
 
-    location = parse_location(args.location)
-    settings = settings_from_args(args)
-    document = load_document(location.path)
-    snapshot = document.snapshot()
-    cursor = cursor_offset(snapshot.text, location)
     # The engine is created but never started: context needs no weights.
     context = Pipeline(create_engine(settings), settings).context(snapshot, cursor)
     data = context.to_json()

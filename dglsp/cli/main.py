@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default=None,
-        help="log verbosity (default: info with --stdio, warning otherwise)",
+        help="log verbosity (default: info with --stdio; commands print only their messages)",
     )
     parser.add_argument("--log-file", metavar="PATH", help="write logs to this file instead of stderr")
 
@@ -48,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.stdio and args.command:
             raise CliError(f"--stdio runs the language server; it does not combine with '{args.command}'")
-        setup_logging(args.log_level or ("info" if args.stdio else "warning"), args.log_file)
+        # Commands turn every problem into one message on stderr; their logs would only repeat
+        # it, so they log only when asked to.
+        setup_logging(args.log_level or ("info" if args.stdio else "off"), args.log_file)
         if args.stdio:
             return stdio.run(args)
         if args.command is None:
