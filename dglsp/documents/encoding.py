@@ -1,20 +1,210 @@
 """LSP positions <-> offsets into a Python str, for utf-8, utf-16 and utf-32 column units.
 
-TO BE IMPLEMENTED (documents/carve helper). Contract:
+Lines are 0-based and end at "\\n", "\\r\\n" or "\\r" (as LSP says). A column counts units of the
+negotiated encoding from the start of its line: utf-8 bytes, utf-16 code units (an emoji is 2)
+or code points (utf-32, which is what a Python str index counts). A column that falls inside a
+character (the second half of a surrogate pair, a continuation byte) rounds down to the start of
+that character.
 
-    Encoding = Literal["utf-8", "utf-16", "utf-32"]
-
-    class PositionError(ValueError): a position outside the document (line past the end,
-        column past the end of its line). Its message says which and by how much.
-
-    def position_to_offset(text: str, line: int, column: int, encoding: Encoding = "utf-16",
-                           *, clamp: bool = False) -> int
-        0-based line and column (in `encoding` units) -> index into `text`. A column inside a
-        surrogate pair / multi-byte sequence rounds down to the character start. With
-        clamp=True, out-of-range positions clamp to the line end / document end instead of
-        raising.
-
-    def offset_to_position(text: str, offset: int, encoding: Encoding = "utf-16") -> tuple[int, int]
-
-Line breaks: "\n", "\r\n" and "\r" all end a line (as LSP says).
+`LineIndex` holds the line starts of one text, so a conversion costs one bisect plus a walk over
+a single line; `line_index(text)` keeps the last few indexes, which makes the two free functions
+cheap when the server calls them per keystroke on the same text. `LineIndex.edited` updates an
+index for an edit without rescanning the whole text.
 """
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+from collections import OrderedDict
+from typing import Literal, get_args
+
+Encoding = Literal["utf-8", "utf-16", "utf-32"]
+ENCODINGS: tuple[Encoding, ...] = get_args(Encoding)
+
+_BREAK = re.compile(r"\r\n?|\n")
+
+
+class PositionError(ValueError):
+    """A position or offset outside the document."""
+
+
+def _utf8_len(s: str) -> int:
+    # surrogatepass: a lone surrogate from a confused client counts as the 3 bytes tree-sitter sees.
+    return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
+
+
+def _width(s: str, encoding: Encoding) -> int:
+    """Length of `s` in units of `encoding`."""
+    if encoding == "utf-32" or s.isascii():
+        return len(s)
+    if encoding == "utf-16":
+        return len(s.encode("utf-16-le", "surrogatepass")) // 2
+    return len(s.encode("utf-8", "surrogatepass"))
+
+
+def _char_width(ch: str, encoding: Encoding) -> int:
+    cp = ord(ch)
+    if encoding == "utf-16":
+        return 2 if cp > 0xFFFF else 1
+    return 1 if cp < 0x80 else 2 if cp < 0x800 else 3 if cp < 0x10000 else 4
+
+
+def _index_in_line(line: str, column: int, encoding: Encoding) -> int | None:
+    """Code point index in `line` of `column` (rounded down), or None when past the line end."""
+    if encoding == "utf-32" or line.isascii():
+        return column if column <= len(line) else None
+    units = 0
+    for i, ch in enumerate(line):
+        units += _char_width(ch, encoding)
+        if units > column:
+            return i
+    return len(line) if column == units else None
+
+
+def _check_encoding(encoding: str) -> None:
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown position encoding {encoding!r} (expected one of {', '.join(ENCODINGS)})")
+
+
+def _scan_starts(text: str, pos: int, endpos: int) -> list[int]:
+    """Offsets just after each line break in text[pos:endpos]."""
+    if text.find("\r", pos, endpos) < 0:
+        # Plain "\n" text is the common case; str.find is about twice as fast as the regex.
+        starts = []
+        i = text.find("\n", pos, endpos)
+        while i >= 0:
+            starts.append(i + 1)
+            i = text.find("\n", i + 1, endpos)
+        return starts
+    return [m.end() for m in _BREAK.finditer(text, pos, endpos)]
+
+
+class LineIndex:
+    """The line starts of one text, for position <-> offset conversions."""
+
+    __slots__ = ("_starts", "text")
+
+    def __init__(self, text: str, *, _starts: list[int] | None = None) -> None:
+        self.text = text
+        self._starts = _starts if _starts is not None else [0, *_scan_starts(text, 0, len(text))]
+
+    @property
+    def line_count(self) -> int:
+        """Number of lines; a text ending in a line break has an empty last line."""
+        return len(self._starts)
+
+    def line_start(self, line: int) -> int:
+        return self._starts[line]
+
+    def line_end(self, line: int) -> int:
+        """Offset of the end of the line's content, before its line break."""
+        if line + 1 >= len(self._starts):
+            return len(self.text)
+        nxt = self._starts[line + 1]
+        return nxt - 2 if self.text.startswith("\r\n", nxt - 2) else nxt - 1
+
+    def line_of(self, offset: int) -> int:
+        """The line holding `offset` (an offset inside a "\\r\\n" belongs to the line it ends)."""
+        return bisect.bisect_right(self._starts, offset) - 1
+
+    def position_to_offset(
+        self, line: int, column: int, encoding: Encoding = "utf-16", *, clamp: bool = False
+    ) -> int:
+        _check_encoding(encoding)
+        if line < 0 or column < 0:
+            if not clamp:
+                raise PositionError(f"position ({line}, {column}) is negative")
+            line, column = max(line, 0), max(column, 0)
+        if line >= len(self._starts):
+            if clamp:
+                return len(self.text)
+            raise PositionError(f"line {line} is past the end of a document with {len(self._starts)} lines")
+        start, end = self._starts[line], self.line_end(line)
+        content = self.text[start:end]
+        index = _index_in_line(content, column, encoding)
+        if index is None:
+            if clamp:
+                return end
+            raise PositionError(
+                f"column {column} is past the end of line {line} "
+                f"(length {_width(content, encoding)} {encoding} units)"
+            )
+        return start + index
+
+    def offset_to_position(self, offset: int, encoding: Encoding = "utf-16") -> tuple[int, int]:
+        _check_encoding(encoding)
+        if not 0 <= offset <= len(self.text):
+            raise PositionError(f"offset {offset} is outside a document of length {len(self.text)}")
+        line = self.line_of(offset)
+        start = self._starts[line]
+        end = min(offset, self.line_end(line))
+        return line, _width(self.text[start:end], encoding)
+
+    def edited(self, start: int, end: int, new_text: str) -> LineIndex:
+        """The index of text[:start] + new_text + text[end:], rescanning only the lines touched."""
+        starts, old = self._starts, self.text
+        if not 0 <= start <= end <= len(old):
+            raise ValueError(f"edit range {start}..{end} is outside a text of length {len(old)}")
+        text = old[:start] + new_text + old[end:]
+        delta = len(new_text) - (end - start)
+        # Line starts before `start` keep their place: a break ending before the edit cannot
+        # change (one ending exactly at `start` can, "\r" + an inserted "\n").
+        keep = bisect.bisect_left(starts, start)
+        lo = starts[keep - 1] if keep else 0
+        # Starts at or after end + 2 come from breaks that begin at or after `end`, which the edit
+        # does not touch; the first of them bounds the rescan.
+        tail = bisect.bisect_left(starts, end + 2)
+        hi = starts[tail] + delta if tail < len(starts) else len(text)
+        rescanned = _scan_starts(text, lo, hi)
+        if tail < len(starts):
+            tail += 1  # the rescan ends with that start already
+        new_starts = starts[:keep] or [0]
+        new_starts += rescanned
+        new_starts += [s + delta for s in starts[tail:]] if delta else starts[tail:]
+        return LineIndex(text, _starts=new_starts)
+
+
+# A few recent indexes, so repeated conversions on the same text do not rescan it. Documents put
+# their incrementally updated index here too (see `remember`).
+_CACHE_SIZE = 8
+_cache: OrderedDict[str, LineIndex] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def remember(index: LineIndex) -> None:
+    """Offer an index already built for its text to later `line_index` calls."""
+    with _cache_lock:
+        _cache[index.text] = index
+        _cache.move_to_end(index.text)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+
+
+def line_index(text: str) -> LineIndex:
+    """The (cached) line index of `text`."""
+    with _cache_lock:
+        index = _cache.get(text)
+        if index is not None:
+            _cache.move_to_end(text)
+            return index
+    index = LineIndex(text)
+    remember(index)
+    return index
+
+
+def position_to_offset(
+    text: str, line: int, column: int, encoding: Encoding = "utf-16", *, clamp: bool = False
+) -> int:
+    """0-based `line` and `column` (in `encoding` units) -> index into `text`.
+
+    Raises PositionError for a line past the end or a column past the end of its line, unless
+    `clamp`, which moves such positions to the document end / the line end instead.
+    """
+    return line_index(text).position_to_offset(line, column, encoding, clamp=clamp)
+
+
+def offset_to_position(text: str, offset: int, encoding: Encoding = "utf-16") -> tuple[int, int]:
+    """Index into `text` -> 0-based (line, column in `encoding` units)."""
+    return line_index(text).offset_to_position(offset, encoding)
