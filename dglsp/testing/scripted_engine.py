@@ -17,6 +17,7 @@ Script (JSON object; every key optional):
       "step_delay_ms": 0,           # sleep per step (the engine checks cancellation after each)
       "rules": [                    # first rule whose "when" occurs in the prompt wins
         {"when": "def add(", "middle": "return a + b"},
+        {"when": "slow_", "middle": "x", "steps": 50, "step_delay_ms": 40},
         {"when": "BROKEN", "error": "The engine failed: scripted"}
       ],
       "default_middle": ""          # when no rule matches ("" = nothing to suggest)
@@ -55,6 +56,8 @@ class Rule:
     when: str = ""  # a substring of the prompt; "" matches every prompt
     middle: str = ""
     error: str | None = None  # raise EngineError(error) instead of answering
+    steps: int | None = None  # override the script's steps / step_delay_ms for this rule
+    step_delay_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,13 +187,14 @@ class ScriptedEngine:
         )
         self.requests.append(record)
         rule = self.script.middle_for(request.prompt)
-        total = max(1, min(self.script.steps, request.steps))
+        total = max(1, min(rule.steps or self.script.steps, request.steps))
+        delay = (self.script.step_delay_ms if rule.step_delay_ms is None else rule.step_delay_ms) / 1000
         try:
             if rule.error is not None:
                 record.outcome = "error"
                 raise EngineError(rule.error)
             for step in range(1, total + 1):
-                await asyncio.sleep(self.script.step_delay_ms / 1000)
+                await asyncio.sleep(delay)
                 if cancel is not None and cancel.cancelled:
                     record.outcome, record.cancel_reason = "cancelled", cancel.reason
                     raise Cancelled(cancel.reason)

@@ -1,0 +1,95 @@
+"""The request path both completion handlers share: snapshot, schedule, complete, re-check.
+
+Every way a request can fail to produce a suggestion ends here as None (the handlers answer
+with an empty result), except the client's own mistakes (unknown document, position outside
+it), which are InvalidParams errors, and `$/cancelRequest`, which pygls answers with
+RequestCancelled when our CancelledError propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from dglsp.documents import PositionError, Snapshot, position_to_offset
+from dglsp.engine.base import Cancelled, CancelToken, EngineError, EngineState
+from dglsp.pipeline import Completion
+from dglsp.server.edits import Edit, single_line_edit
+from dglsp.server.notify import show_once
+
+if TYPE_CHECKING:
+    from dglsp.server.app import DglspServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Infill:
+    snapshot: Snapshot
+    cursor: int
+    completion: Completion
+    edit: Edit  # the completion as a single-line edit
+
+
+async def infill_at(
+    ls: DglspServer, uri: str, position: types.Position, *, debounce_s: float = 0.0
+) -> Infill | None:
+    state = ls.state
+    document = state.documents.get(uri)
+    if document is None:
+        raise JsonRpcInvalidParams(
+            f"Unknown document {uri}: it was not opened with textDocument/didOpen, or it was closed."
+        )
+    snapshot = document.snapshot()
+    try:
+        cursor = position_to_offset(snapshot.text, position.line, position.character, state.client.encoding)
+    except PositionError as error:
+        raise JsonRpcInvalidParams(
+            f"Position {position.line}:{position.character} in {uri}: {error}"
+        ) from None
+    if document.is_binary:
+        log.info("no completion in %s: binary content", uri)
+        return None
+    if not state.settings.language_enabled(snapshot.language):
+        log.debug("no completion in %s: language %r is not enabled", uri, snapshot.language)
+        return None
+    if state.engine_failed:
+        return None  # the load error was shown once already
+
+    async def work(token: CancelToken) -> Completion | None:
+        slot = state.slot
+        if slot is None or slot.engine.state is not EngineState.READY:
+            log.info("no completion: the model is still loading")
+            return None
+        return await slot.pipeline.complete(snapshot, cursor, token)
+
+    try:
+        completion = await state.scheduler.run(uri, work, debounce=debounce_s, ready=state.wait_engine)
+    except Cancelled as cancelled:  # superseded, or the document changed under it
+        log.debug("completion in %s cancelled: %s", uri, cancelled)
+        return None
+    except EngineError as error:
+        show_once(ls, types.MessageType.Error, f"dglsp: {error}")
+        return None
+    except Exception as error:  # a bug must not take the server down; the log has the traceback
+        log.exception("completion in %s failed", uri)
+        show_once(ls, types.MessageType.Error, f"dglsp: completion failed ({type(error).__name__}: {error})")
+        return None
+
+    if completion is None or not completion.text:
+        return None
+    current = state.documents.get(uri)
+    if current is None or current.version != snapshot.version:
+        log.debug("dropping a completion for %s version %s: the document changed", uri, snapshot.version)
+        return None
+    edit = single_line_edit(snapshot.text, completion.start, completion.end, completion.text, cursor)
+    if edit is None:
+        log.warning("dropping a completion whose edit spans several lines (%r)", completion)
+        return None
+    if edit.text == snapshot.text[edit.start : edit.end]:
+        return None  # the suggestion is already there
+    return Infill(snapshot, cursor, completion, edit)

@@ -1,0 +1,1 @@
+"""One module per LSP message or small group of messages; app.py routes to them."""

@@ -1,0 +1,78 @@
+"""textDocument/didOpen, didChange, didClose: our own Documents, updated incrementally.
+
+pygls has already applied each change to its own copy of the text when these run, so each
+change range is converted with the negotiated encoding against *our* text, change by
+change, as the client meant it. Our text is then compared with pygls' copy: they only
+differ on a bug or a client error, and pygls' copy (what the client and pygls agree on) wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from dglsp.documents import Document, PositionError, position_to_offset
+from dglsp.languages import language_for_lsp_id
+
+if TYPE_CHECKING:
+    from dglsp.server.app import DglspServer
+
+log = logging.getLogger(__name__)
+
+
+def did_open(ls: DglspServer, params: types.DidOpenTextDocumentParams) -> None:
+    item = params.text_document
+    ls.state.scheduler.cancel(item.uri, "the document was reopened")
+    ls.state.documents[item.uri] = Document(
+        item.uri, language_for_lsp_id(item.language_id), item.version, item.text
+    )
+
+
+def did_change(ls: DglspServer, params: types.DidChangeTextDocumentParams) -> None:
+    uri, version = params.text_document.uri, params.text_document.version
+    document = ls.state.documents.get(uri)
+    if document is None:
+        log.warning("didChange for %s, which is not open: ignored", uri)
+        return
+    # A request still running for the old text would answer for text that is gone.
+    ls.state.scheduler.cancel(uri, "the document changed")
+    encoding = ls.state.client.encoding
+    try:
+        for change in params.content_changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                start, end = _offsets(document.text, change.range, encoding)
+                document.apply_change(start, end, change.text, version)
+            else:
+                document.replace_all(change.text, version)
+    except Exception:
+        log.exception("applying a change to %s failed", uri)
+    _check_in_sync(ls, document, version)
+
+
+def did_close(ls: DglspServer, params: types.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    ls.state.scheduler.cancel(uri, "the document was closed")
+    ls.state.documents.pop(uri, None)
+
+
+def _offsets(text: str, range_: types.Range, encoding: str) -> tuple[int, int]:
+    def offset(position: types.Position) -> int:
+        try:
+            return position_to_offset(text, position.line, position.character, encoding)
+        except PositionError as error:  # the client is out of step; do what pygls does
+            log.warning("change range outside the document (%s): clamped", error)
+            return position_to_offset(text, position.line, position.character, encoding, clamp=True)
+
+    start, end = offset(range_.start), offset(range_.end)
+    return min(start, end), max(start, end)
+
+
+def _check_in_sync(ls: DglspServer, document: Document, version: int) -> None:
+    theirs = ls.workspace.get_text_document(document.uri).source
+    if document.text != theirs:
+        log.warning(
+            "%s: our text differs from the client's after version %s; resynchronised", document.uri, version
+        )
+        document.replace_all(theirs, version)
