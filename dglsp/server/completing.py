@@ -20,6 +20,7 @@ from dglsp.engine.base import Cancelled, CancelToken, EngineError, EngineState
 from dglsp.pipeline import Completion
 from dglsp.server.edits import Edit, single_line_edit
 from dglsp.server.notify import show_once
+from dglsp.server.state import ENGINE_WAIT_S
 
 if TYPE_CHECKING:
     from dglsp.server.app import DglspServer
@@ -63,7 +64,9 @@ async def infill_at(
     async def work(token: CancelToken) -> Completion | None:
         slot = state.slot
         if slot is None or slot.engine.state is not EngineState.READY:
-            log.info("no completion: the model is still loading")
+            failed = state.engine_failed
+            why = "failed to load" if failed else f"is still loading after {ENGINE_WAIT_S:.0f} s"
+            log.info("no completion in %s: the model %s", uri, why)
             return None
         return await slot.pipeline.complete(snapshot, cursor, token)
 

@@ -58,16 +58,22 @@ async def restart_engine(ls: DglspServer, reason: str) -> EngineSlot:
         return start_engine(ls)
 
 
-async def stop_engine(ls: DglspServer, reason: str) -> None:
+async def stop_engine(ls: DglspServer, reason: str, *, wait_for_load: bool = True) -> None:
+    """Cancel every request and close the engine.
+
+    A load cannot be interrupted (it runs in the engine's thread). Before a restart it is
+    waited for, so two models never sit in (GPU) memory at once; at shutdown it is not.
+    """
     state = ls.state
     state.scheduler.cancel_all(reason)
     slot, state.slot = state.slot, None
     if slot is None:
         return
-    # A load cannot be interrupted (it runs in the engine's thread): let it finish, so two
-    # models never sit in (GPU) memory at once.
-    if slot.loader is not None:
-        await asyncio.shield(slot.loader)
+    if slot.loader is not None and not slot.loader.done():
+        if wait_for_load:
+            await asyncio.shield(slot.loader)
+        else:
+            slot.loader.cancel()
     try:
         await asyncio.wait_for(state.scheduler.wait_idle(), DRAIN_TIMEOUT_S)
     except TimeoutError:

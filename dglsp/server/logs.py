@@ -20,13 +20,16 @@ _LEVELS = {
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """dglsp's own messages at `level` on stderr; pygls only from warnings on (it logs every message)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    """Log to stderr at `level`, unless logging is set up already (the CLI's --log-file, --log-level)."""
     root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    logging.getLogger("dglsp").setLevel(level)
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level)
+    # pygls logs every message it sends at INFO: keep that for debugging sessions only.
+    if root.getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("pygls").setLevel(logging.WARNING)
 
 
 class LspLogHandler(logging.Handler):

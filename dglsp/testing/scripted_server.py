@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     settings, problems = merge_settings(Settings(), json.loads(args.settings))
     if problems:
         parser.error("; ".join(problems))
-    configure_logging(logging.DEBUG)
+    configure_logging(logging.INFO)
     server, _ = build(Script.load(args.script), settings)
     serve_stdio(server)
     return 0

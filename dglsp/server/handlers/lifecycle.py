@@ -49,7 +49,7 @@ async def initialized(ls: DglspServer, params: types.InitializedParams) -> None:
 
 
 async def shutdown(ls: DglspServer, params: None) -> None:
-    await stop_engine(ls, "the server is shutting down")
+    await stop_engine(ls, "the server is shutting down", wait_for_load=False)
 
 
 def settings_message(problems: list[str]) -> str:
