@@ -354,20 +354,21 @@ def test_complete_json_with_the_tiny_model(tiny_model_dir: Path) -> None:
 def test_complete_replaces_a_partly_typed_word(tiny_model_dir: Path, tmp_path: Path) -> None:
     source = tmp_path / "typed.py"
     source.write_text("def area(width, height):\n    return wid\n", encoding="utf-8")
-    data = ok_json(run_dglsp("complete", f"{source}:2:15", "--json", "--model", str(tiny_model_dir)))
+    args = ("--json", "--model", str(tiny_model_dir), "--steps", "4")
+    data = ok_json(run_dglsp("complete", f"{source}:2:15", *args))
     assert data["range"] == {"start": [2, 12], "end": [2, 15]}
     assert data["text"] == "" or data["text"].startswith("wid")
 
 
 @pytest.mark.slow
 def test_complete_stream_prints_drafts_then_the_final_text(tiny_model_dir: Path) -> None:
-    model = ("--model", str(tiny_model_dir), "--seed", "3")
+    model = ("--model", str(tiny_model_dir), "--seed", "3", "--steps", "8")
     streamed = run_dglsp("complete", _stats_cursor(), "--stream", *model)
     assert streamed.returncode == 0, streamed.stderr
     headers = re.findall(r"^--- step (\d+)/(\d+)$", streamed.stdout, re.MULTILINE)
     assert len(headers) >= 1
     steps = [int(step) for step, _ in headers]
-    assert steps == sorted(steps) and all(int(total) == 48 for _, total in headers)
+    assert steps == sorted(steps) and all(int(total) == 8 for _, total in headers)
     finals = re.findall(r"^--- final: (\d+) steps, \d+ ms$", streamed.stdout, re.MULTILINE)
     assert len(finals) == 1
     assert int(finals[0]) >= steps[-1]
@@ -381,7 +382,8 @@ def test_complete_stream_prints_drafts_then_the_final_text(tiny_model_dir: Path)
 
 @pytest.mark.slow
 def test_complete_stream_json_is_one_object_per_line(tiny_model_dir: Path) -> None:
-    result = run_dglsp("complete", _stats_cursor(), "--stream", "--json", "--model", str(tiny_model_dir))
+    args = ("--stream", "--json", "--model", str(tiny_model_dir), "--steps", "8")
+    result = run_dglsp("complete", _stats_cursor(), *args)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     drafts, final = lines[:-1], lines[-1]
