@@ -275,7 +275,7 @@ async def test_bad_input_and_engine_errors_never_stop_the_server(scripted_lsp):
     with pytest.raises(JsonRpcInvalidParams, match="Unknown document"):
         await session.inline("file:///w/nowhere.py", 0, 0)
     with pytest.raises(JsonRpcInvalidParams, match="line"):
-        await session.inline("file:///w/k.py", 7, 0)
+        await session.inline("file:///w/k.py", 7, 0)  # past the last line
     # Malformed params (no position): the usual JSON-RPC error, not silence.
     with pytest.raises(JsonRpcInvalidParams, match="position"):
         await send_raw(
@@ -294,8 +294,9 @@ async def test_bad_input_and_engine_errors_never_stop_the_server(scripted_lsp):
     session.open("file:///w/notes.md", "total = ad\n", language="markdown")
     assert texts(await session.inline("file:///w/notes.md", 0, 10)) == []
 
-    [item] = (await session.inline("file:///w/k.py", 0, 10)).items
+    [item] = (await session.inline("file:///w/k.py", 0, 99)).items  # past the line end: its end
     assert item.insert_text == "add(1, 2)"
+    assert item.range.end == types.Position(line=0, character=10)
     assert len(requests(await session.state())) == 1  # nothing else reached the engine
     assert session.client.messages == []  # the user was not bothered
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from dglsp.documents import PositionError, Snapshot, position_to_offset
+from dglsp.documents import PositionError, Snapshot, offset_to_position, position_to_offset
 from dglsp.engine.base import Cancelled, CancelToken, EngineError, EngineState
 from dglsp.pipeline import Completion
 from dglsp.server.edits import Edit, single_line_edit
@@ -26,6 +26,22 @@ if TYPE_CHECKING:
     from dglsp.server.app import DglspServer
 
 log = logging.getLogger(__name__)
+
+
+def cursor_offset(text: str, position: types.Position, encoding: str, uri: str) -> int:
+    """The str offset of `position`; a line past the end of the document is InvalidParams.
+
+    A column past the end of its line means the line's end, as the LSP spec says.
+    """
+    try:
+        return position_to_offset(text, position.line, position.character, encoding)
+    except PositionError as error:
+        last_line, _ = offset_to_position(text, len(text), encoding)
+        if position.line <= last_line:
+            return position_to_offset(text, position.line, position.character, encoding, clamp=True)
+        raise JsonRpcInvalidParams(
+            f"Position {position.line}:{position.character} in {uri}: {error}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -46,12 +62,7 @@ async def infill_at(
             f"Unknown document {uri}: it was not opened with textDocument/didOpen, or it was closed."
         )
     snapshot = document.snapshot()
-    try:
-        cursor = position_to_offset(snapshot.text, position.line, position.character, state.client.encoding)
-    except PositionError as error:
-        raise JsonRpcInvalidParams(
-            f"Position {position.line}:{position.character} in {uri}: {error}"
-        ) from None
+    cursor = cursor_offset(snapshot.text, position, state.client.encoding, uri)
     if document.is_binary:
         log.info("no completion in %s: binary content", uri)
         return None
