@@ -69,9 +69,7 @@ async def test_cancellation_is_seen_between_steps() -> None:
 
 
 async def test_errors_load_failure_and_concurrent_starts() -> None:
-    engine = ScriptedEngine(
-        Script(rules=(Script.from_dict({"rules": [{"when": "BAD", "error": "boom"}]}).rules))
-    )
+    engine = ScriptedEngine(Script.from_dict({"rules": [{"when": "BAD", "error": "boom"}]}))
     await asyncio.gather(engine.start(), engine.start())  # the pipeline may start() while loading
     with pytest.raises(EngineError, match="boom"):
         await drain(engine, "BAD")
