@@ -6,11 +6,13 @@ Fast tests need no model. Tests marked slow load the tiny random DiffusionGemma 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -414,3 +416,35 @@ def test_context_with_the_tiny_model_counts_real_tokens(tiny_model_dir: Path) ->
     assert counted["tokens_estimated"] is False
     assert counted["span"] == estimated["span"]
     assert counted["prefix_tokens"] > 0 and counted["suffix_tokens"] > 0
+
+
+# --- the language server's flags ------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_stdio_flags_reach_the_server(tmp_path: Path) -> None:
+    """--model reaches the engine (its failure is shown in the editor), --log-file gets the logs."""
+    from lsprotocol import types
+    from pytest_lsp import ClientServerConfig
+
+    log_file = tmp_path / "dglsp.log"
+    missing = tmp_path / "no-such-model"
+    command = [sys.executable, "-m", "dglsp", "--stdio", "--model", str(missing)]
+    command += ["--log-level", "debug", "--log-file", str(log_file)]
+    environment = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
+    client = await ClientServerConfig(command, server_env=environment).start()
+    try:
+        await client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities()))
+        deadline = time.monotonic() + 60
+        while not client.messages:
+            assert time.monotonic() < deadline, "no message about the missing model"
+            await asyncio.sleep(0.05)
+        [message] = client.messages
+        assert message.type == types.MessageType.Error
+        assert str(missing) in message.message
+        await client.shutdown_session()
+    finally:
+        await client.stop()
+    logs = log_file.read_text(encoding="utf-8")
+    assert " DEBUG " in logs  # --log-level debug
+    assert str(missing) in logs
