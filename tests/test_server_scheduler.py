@@ -20,13 +20,13 @@ class FakeEngine:
         self.active = 0
         self.max_active = 0
 
-    def work(self, name: str):
+    def work(self, name: str, steps: int | None = None):
         async def run(token: CancelToken) -> str:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
             self.log.append(("start", name))
             try:
-                for _ in range(self.steps):
+                for _ in range(steps or self.steps):
                     await asyncio.sleep(self.step_s)
                     if token.cancelled:
                         self.log.append(("cancelled", name))
@@ -52,7 +52,7 @@ async def test_newer_job_for_same_key_supersedes_running_one_between_steps() -> 
     scheduler, engine = Scheduler(), FakeEngine(steps=50, step_s=0.01)
     first = asyncio.create_task(scheduler.run("doc", engine.work("first")))
     await asyncio.sleep(0.035)
-    second = asyncio.create_task(scheduler.run("doc", engine.work("second")))
+    second = asyncio.create_task(scheduler.run("doc", engine.work("second", steps=2)))
 
     with pytest.raises(Superseded, match="superseded"):
         await first
@@ -122,7 +122,7 @@ async def test_caller_cancellation_triggers_the_token_and_frees_the_engine() -> 
     assert seen[0].cancelled and seen[0].reason == CLIENT_CANCELLED
     await scheduler.wait_idle()
     assert ("cancelled", "slow") in engine.log
-    assert await scheduler.run("doc", engine.work("next")) == "next"
+    assert await scheduler.run("doc", engine.work("next", steps=1)) == "next"
 
 
 async def test_caller_cancelled_while_queued_leaves_the_queue() -> None:

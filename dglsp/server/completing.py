@@ -64,7 +64,7 @@ async def infill_at(
     snapshot = document.snapshot()
     cursor = cursor_offset(snapshot.text, position, state.client.encoding, uri)
     if document.is_binary:
-        log.info("no completion in %s: binary content", uri)
+        log.debug("no completion in %s: binary content", uri)
         return None
     if not state.settings.language_enabled(snapshot.language):
         log.debug("no completion in %s: language %r is not enabled", uri, snapshot.language)
