@@ -54,11 +54,10 @@ class ServerState:
     startup_problems: list[str] = field(default_factory=list)  # settings problems from initialize
     engine_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one (re)start at a time
     # What didChangeConfiguration merges onto: the command line's settings + initializationOptions.
-    base_settings: Settings = None  # type: ignore[assignment]  # set from `settings`
+    base_settings: Settings = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.base_settings is None:
-            self.base_settings = self.settings
+        self.base_settings = self.settings
 
     @property
     def engine_failed(self) -> bool:
