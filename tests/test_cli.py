@@ -113,6 +113,17 @@ def test_console_script_is_declared() -> None:
     assert re.search(r'^dglsp = "dglsp\.cli\.main:main"$', pyproject, re.MULTILINE)
 
 
+def test_installed_console_script_runs() -> None:
+    script = Path(sys.executable).parent / ("dglsp.exe" if os.name == "nt" else "dglsp")
+    if not script.exists():
+        # CI installs the package (.ci/run), so there the command must exist.
+        assert not os.environ.get("CI"), f"{script} is missing: pip install -e . did not create it"
+        pytest.skip("dglsp is not installed in this environment (pip install -e .)")
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"dglsp {dglsp.__version__}"
+
+
 # --- context ---------------------------------------------------------------------------------
 
 
