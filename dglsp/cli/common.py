@@ -199,8 +199,8 @@ class ProgressPrinter:
         self._stream.flush()
 
     def done(self) -> None:
-        """End the rewritten line so what follows starts on a fresh one."""
+        """Erase the rewritten line: once loaded, the progress has nothing more to say."""
         if self._line_open:
-            self._stream.write("\n")
+            self._stream.write("\r\033[K")
             self._stream.flush()
             self._line_open = False
