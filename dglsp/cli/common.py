@@ -12,9 +12,13 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TextIO
 
 from dglsp.config import Settings, merge_settings
+
+if TYPE_CHECKING:
+    from dglsp.documents import Document
+    from dglsp.engine import Progress
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran and found a problem (doctor)
@@ -78,7 +82,7 @@ def read_source(path: Path) -> str:
         ) from None
 
 
-def load_document(path: Path) -> Any:
+def load_document(path: Path) -> Document:
     """A dglsp Document for the file, its language taken from the extension."""
     from dglsp.documents import Document
     from dglsp.languages import language_for_path
@@ -180,15 +184,14 @@ class ProgressPrinter:
     """Model-loading progress on stderr: one rewritten line on a terminal, otherwise one
     plain line per stage (logs and CI output stay readable)."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stderr
-        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._tty = self._stream.isatty()
         self._last_message: str | None = None
         self._line_open = False
 
-    def __call__(self, progress: Any) -> None:
-        message = str(getattr(progress, "message", progress))
-        percentage = getattr(progress, "percentage", None)
+    def __call__(self, progress: Progress) -> None:
+        message, percentage = progress.message, progress.percentage
         if self._tty:
             suffix = f" {percentage:3d}%" if percentage is not None else ""
             self._stream.write(f"\r\033[K{message}{suffix}")

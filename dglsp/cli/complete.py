@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dglsp.cli.common import (
     EXIT_OK,
@@ -24,6 +24,11 @@ from dglsp.cli.common import (
     print_error,
     settings_from_args,
 )
+
+if TYPE_CHECKING:
+    from dglsp.config import Settings
+    from dglsp.documents import Snapshot
+    from dglsp.pipeline import DraftUpdate
 
 
 def add_parser(subparsers: Any) -> None:
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_complete(args, settings, snapshot, cursor))
 
 
-async def _complete(args: argparse.Namespace, settings: Any, snapshot: Any, cursor: int) -> int:
+async def _complete(args: argparse.Namespace, settings: Settings, snapshot: Snapshot, cursor: int) -> int:
     from dglsp.engine import CancelToken, EngineError, EngineState, create_engine
     from dglsp.pipeline import Pipeline
 
@@ -103,7 +108,7 @@ class _DraftPrinter:
         self._text = text
         self._json = as_json
 
-    def __call__(self, draft: Any) -> None:
+    def __call__(self, draft: DraftUpdate) -> None:
         if draft.final:
             return  # the final answer is printed after complete() returns, with its step count
         if self._json:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dglsp.cli.common import (
     EXIT_OK,
@@ -19,6 +20,9 @@ from dglsp.cli.common import (
     parse_location,
     settings_from_args,
 )
+
+if TYPE_CHECKING:
+    from dglsp.pipeline import Context
 
 
 def add_parser(subparsers: Any) -> None:
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_summary(path: Any, text: str, cursor: int, data: dict[str, Any], context: Any) -> None:
+def _print_summary(path: Path, text: str, cursor: int, data: dict[str, Any], context: Context) -> None:
     start, end = data["span"]["start"], data["span"]["end"]
     line, column = offset_to_line_col(text, cursor)
     estimated = " (estimated: no tokenizer loaded)" if data.get("tokens_estimated") else ""

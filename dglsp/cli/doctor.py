@@ -12,11 +12,14 @@ import platform
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dglsp import __version__
 from dglsp.cli.common import EXIT_FAILED, EXIT_OK, add_model_flags, settings_from_args
 from dglsp.config import Settings
+
+if TYPE_CHECKING:
+    import torch
 
 Status = Literal["ok", "warn", "fail"]
 GIB = 1024**3
@@ -136,7 +139,7 @@ def _check_cuda() -> Check:
     return Check("cuda", "ok", "; ".join(lines), details={"devices": devices})
 
 
-def _check_device(setting: str) -> tuple[Check, Any]:
+def _check_device(setting: str) -> tuple[Check, torch.device | None]:
     from dglsp.engine import ModelUnavailable
     from dglsp.model.loading import choose_device
 
@@ -171,7 +174,7 @@ def _check_model(name: str) -> tuple[Check, Path | None]:
     return Check("model", "ok", f"{path} ({_size(size)} of weights)", details=details), path
 
 
-def _check_memory(path: Path, device: Any) -> Check:
+def _check_memory(path: Path, device: torch.device) -> Check:
     from dglsp.engine import ModelUnavailable
     from dglsp.model.loading import check_fits, memory_check
 
