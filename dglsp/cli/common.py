@@ -55,7 +55,7 @@ def parse_location(spec: str) -> Location:
     numbers = []
     for name in ("line", "column"):
         raw = match.group(name)
-        if not raw.isdigit() or int(raw) < 1:
+        if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:
             raise CliError(f"{name} in {spec!r} must be a whole number >= 1 (1-based), got {raw!r}")
         numbers.append(int(raw))
     return Location(Path(match.group("path")), numbers[0], numbers[1])
