@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dglsp.documents import Document, Snapshot
 from dglsp.documents import document as document_module
 from dglsp.documents.document import TreeEdit, tree_edit
-from dglsp.documents.encoding import LineIndex
+from dglsp.documents.encoding import LineIndex, line_index
 from dglsp.languages import grammar
 
 SAMPLES = {
@@ -278,13 +278,14 @@ def test_change_outside_the_document():
 def test_line_index_follows_edits(data):
     text = SAMPLES["python"]
     doc = Document("file:///a.py", "python", 1, text)
-    doc.line_index  # noqa: B018 - from here on the index is updated edit by edit
     for _ in range(data.draw(st.integers(1, 5))):
         start = data.draw(st.integers(0, len(doc.text)))
         end = data.draw(st.integers(start, len(doc.text)))
         doc.apply_change(start, end, data.draw(inserted))
     fresh = LineIndex(doc.text)
     assert doc.line_index.text == doc.text
+    # The free position functions, called by the server on doc.text, reuse the updated index.
+    assert line_index(doc.text) is doc.line_index
     assert [doc.line_index.line_start(i) for i in range(doc.line_index.line_count)] == [
         fresh.line_start(i) for i in range(fresh.line_count)
     ]

@@ -134,7 +134,7 @@ class Document:
 
     @property
     def line_index(self) -> LineIndex:
-        """Line starts of the current text, kept up to date edit by edit once asked for."""
+        """Line starts of the current text, updated edit by edit once the document is edited."""
         if self._lines is None:
             self._lines = line_index(self._text)
         return self._lines
@@ -144,11 +144,12 @@ class Document:
         old = self._text
         if not 0 <= start <= end <= len(old):
             raise ValueError(f"change range {start}..{end} is outside a document of length {len(old)}")
-        if self._lines is not None:
-            self._lines = self._lines.edited(start, end, new_text)
-            text = self._lines.text
-        else:
-            text = old[:start] + new_text + old[end:]
+        # A document being edited keeps its line index in step and offers it to the free
+        # position functions, which the server calls on `text` for the next change.
+        lines = self._lines if self._lines is not None else line_index(old)
+        self._lines = lines.edited(start, end, new_text)
+        remember(self._lines)
+        text = self._lines.text
         # Only a change can bring a NUL in; only a document that had one can lose it.
         self._binary = ("\0" in text) if self._binary else ("\0" in new_text)
         self._text = text
@@ -176,8 +177,6 @@ class Document:
         self._tree = self._parse_fresh()
 
     def snapshot(self) -> Snapshot:
-        # Hand our incrementally kept line index to whoever converts positions on this text.
-        remember(self.line_index)
         return Snapshot(self._uri, self._version, self._language, self._text, self._tree)
 
     def _parsable(self, data: bytes) -> bool:
