@@ -6,13 +6,14 @@ import re
 from dataclasses import dataclass
 
 import pytest
+import tree_sitter
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from dglsp.carve import Region, carve
-from dglsp.carve.queries import queries
+from dglsp.carve.queries import compile_queries, queries
 from dglsp.documents import Document, Snapshot
-from dglsp.languages import LANGUAGES
+from dglsp.languages import LANGUAGES, grammar
 
 MARK = re.compile(r"‹(\w+)›")
 
@@ -393,6 +394,16 @@ def test_every_language_has_a_query_file():
     for language in LANGUAGES:
         q = queries(language)
         assert q is not None and q.imports is not None, language
+
+
+def test_import_patterns_are_told_apart_by_their_captures_not_comments():
+    source = "(function_definition) @function ; not an @import\n(import_statement) @import\n"
+    text = "import os\n\ndef f():\n    return 1\n"
+    tree = Document("file:///a.py", "python", 1, text).tree
+    q = compile_queries(grammar("python"), source)
+    around = tree_sitter.QueryCursor(q.around).captures(tree.root_node)
+    imports = tree_sitter.QueryCursor(q.imports).captures(tree.root_node)
+    assert list(around) == ["function"] and list(imports) == ["import"]
 
 
 @pytest.mark.parametrize(("language", "mark"), CASES, ids=[f"{lang}-{m}" for lang, m in CASES])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
 
 import tree_sitter
@@ -48,17 +49,32 @@ def queries(language: str) -> Queries | None:
     path = grammars_dir() / f"{language}.scm"
     if lang is None or not path.is_file():
         return None
-    source = path.read_text(encoding="utf-8")
+    return compile_queries(lang, path.read_text(encoding="utf-8"))
+
+
+def compile_queries(lang: tree_sitter.Language, source: str) -> Queries:
+    """Split one query file into its @import patterns and the rest."""
     around = tree_sitter.Query(lang, source)
     imports = tree_sitter.Query(lang, source)
     raw = source.encode("utf-8")
     has_imports = False
     for i in range(around.pattern_count):
-        # A pattern's own source text tells which capture it is for.
-        is_import = b"@import" in raw[around.start_byte_for_pattern(i) : around.end_byte_for_pattern(i)]
+        # A pattern's own source text tells which capture it is for. (Its range runs up to the
+        # next pattern, so it may hold comments, which are dropped first.)
+        text = raw[around.start_byte_for_pattern(i) : around.end_byte_for_pattern(i)].decode("utf-8")
+        is_import = _IMPORT_CAPTURE.search(_without_comments(text)) is not None
         (around if is_import else imports).disable_pattern(i)
         has_imports |= is_import
     return Queries(around, imports if has_imports else None)
+
+
+_IMPORT_CAPTURE = re.compile(r"@import(?![\w.-])")
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|;[^\n]*|[^";]+|"', re.S)
+
+
+def _without_comments(query: str) -> str:
+    """Query source without its ";" comments (a ";" inside a string is not one)."""
+    return "".join(t for t in _TOKEN.findall(query) if not t.startswith(";"))
 
 
 def find_around(q: Queries, tree: tree_sitter.Tree, start_byte: int, end_byte: int) -> Found:
