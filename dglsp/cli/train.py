@@ -1,0 +1,118 @@
+"""`dglsp train --data DIR... --out DIR`: train a DiffusionGemma-architecture infill model.
+
+Examples are holes cut out of the files under --data and prompted by dglsp's own pipeline, so
+the model learns on exactly what the server sends. Collect permissive code on this machine
+first with `python -m dglsp.training.data DIR` (it writes a license manifest). --out is a
+model directory at every checkpoint: `dglsp --model DIR ...` uses it as it stands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from dglsp.cli.common import EXIT_OK, CliError
+
+
+def add_parser(subparsers: Any) -> None:
+    from dglsp.training.data import HELDOUT_FRACTION
+    from dglsp.training.presets import PRESETS
+
+    parser = subparsers.add_parser(
+        "train",
+        help="train a DiffusionGemma-architecture infill model on source folders",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+    )
+    parser.add_argument(
+        "--data", nargs="+", metavar="DIR", help="folders of source files (all languages dglsp knows)"
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="model + checkpoint directory (created)")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument(
+        "--init", metavar="DIR", help="start from this model directory instead of from scratch"
+    )
+    start.add_argument(
+        "--resume", action="store_true", help="continue the run saved in --out, with its options"
+    )
+    parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps (default 1000)")
+    parser.add_argument(
+        "--batch-size", type=int, default=8, metavar="B", help="examples per step (default 8)"
+    )
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: the config's)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for weights, examples and noise (default 0)"
+    )
+    parser.add_argument(
+        "--config",
+        choices=sorted(PRESETS),
+        default="small",
+        help="model size for a new model (default small)",
+    )
+    parser.add_argument("--canvas-length", type=int, metavar="N", help="canvas cells (default: the config's)")
+    parser.add_argument("--context-budget", type=int, metavar="N", help="prompt tokens per example")
+    parser.add_argument(
+        "--self-conditioning", type=float, default=0.5, metavar="P", help="share of examples self-conditioned"
+    )
+    parser.add_argument(
+        "--pad-weight", type=float, default=0.25, metavar="W", help="loss weight of cells after the EOS"
+    )
+    parser.add_argument(
+        "--warmup-steps", type=int, metavar="N", help="default: 5%% of the steps, at most 200"
+    )
+    parser.add_argument(
+        "--heldout-fraction", type=float, default=HELDOUT_FRACTION, help="share of files held out of training"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=200, metavar="N", help="steps between checkpoints"
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)"
+    )
+    # SUPPRESS: `dglsp --device cuda train ...` (the global flag) is not overwritten by a default.
+    parser.add_argument(
+        "--device", default=argparse.SUPPRESS, metavar="D", help="auto (default), cpu, cuda, cuda:N"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from dglsp.training.loop import TrainOptions, train
+
+    if not args.data and not args.resume:
+        raise CliError("--data DIR... is required (folders of source files to train on)")
+    for name in ("steps", "batch_size", "checkpoint_every"):
+        if getattr(args, name) < 1:
+            raise CliError(f"--{name.replace('_', '-')} must be at least 1")
+    options = TrainOptions(
+        data=args.data or [],
+        out=args.out,
+        init=args.init,
+        resume=args.resume,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        config=args.config,
+        canvas_length=args.canvas_length,
+        context_budget=args.context_budget,
+        self_conditioning_rate=args.self_conditioning,
+        pad_weight=args.pad_weight,
+        warmup_steps=args.warmup_steps,
+        heldout_fraction=args.heldout_fraction,
+        checkpoint_every=args.checkpoint_every,
+        threads=args.threads,
+        device=getattr(args, "device", None) or "auto",
+    )
+    try:
+        result = train(options)
+    except (ValueError, FileNotFoundError) as error:
+        raise CliError(str(error)) from None
+    summary = {
+        "out": str(result.out),
+        "steps": [result.first_step, result.last_step],
+        "last_loss": result.losses[-1] if result.losses else None,
+        "seconds": round(result.seconds, 1),
+        "tokens_per_second": round(result.tokens / result.seconds) if result.seconds else None,
+    }
+    print(json.dumps(summary))
+    return EXIT_OK
