@@ -2,8 +2,8 @@
 
 Contract (used by the server, the CLI and carving):
 - `Document(uri, language, version, text)`; `document.apply_change(start, end, new_text, version)`
-  with `start`/`end` as `Position`s in code points (already converted from the client's
-  encoding by `encoding.py`), or `document.replace_all(text, version)`.
+  with `start`/`end` as str offsets (the server converts LSP positions with `encoding.py`
+  first), or `document.replace_all(text, version)`.
 - `document.snapshot()` -> `Snapshot`: immutable (text, version, language, tree), safe to hand to
   background work.
 - `encoding.py` converts between LSP positions in utf-8 / utf-16 / utf-32 units and str offsets.
