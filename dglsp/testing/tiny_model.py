@@ -189,7 +189,9 @@ def write_tiny_model(directory: str | Path, seed: int = 0, chat: bool = False) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dglsp.testing.tiny_model", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dglsp.testing.tiny_model", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("directory", help="where to write the model (created if missing)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the random weights (default 0)")
     parser.add_argument("--chat", action="store_true", help="a chat-template tokenizer without FIM tokens")
