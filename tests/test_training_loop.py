@@ -93,6 +93,7 @@ def test_a_run_writes_a_loadable_model_and_its_record(trained):
         assert (out / name).is_file(), name
     info = json.loads((out / "training.json").read_text())
     assert info["step"] == 6 and info["options"]["config"] == "tiny"
+    assert 0 < info["total_seconds"] < 60
     assert info["data"]["files"]["javascript"]["train"] + info["data"]["files"]["javascript"]["heldout"] == 1
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, 7))
@@ -156,6 +157,18 @@ def test_trained_directory_answers_through_the_engine(trained):
 
     result = asyncio.run(drafts())
     assert 1 <= len(result) <= 4 and result[-1].final
+
+
+def test_export_stores_bfloat16_weights_that_load_as_a_model(trained, tmp_path):
+    from dglsp.model.loading import estimate_model_bytes, resolve_model
+    from dglsp.training.checkpoint import export_model
+
+    out, _ = trained
+    shipped = export_model(out, tmp_path / "shipped")
+    assert not (shipped / "trainer_state.pt").exists()
+    assert estimate_model_bytes(shipped) < 0.6 * estimate_model_bytes(out)
+    assert json.loads((shipped / "config.json").read_text())["dtype"] == "bfloat16"
+    assert resolve_model(str(shipped)) == shipped.resolve()
 
 
 def test_cli_trains_from_scratch_and_continues_from_init(data_dir, tmp_path, capsys):

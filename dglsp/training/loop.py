@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 import torch
 
-from dglsp.training.checkpoint import STATE_FILE
+from dglsp.training.checkpoint import INFO_FILE, STATE_FILE
 from dglsp.training.data import HELDOUT_FRACTION, Split, split_files
 
 CLIP_NORM = 1.0
@@ -164,7 +164,6 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
     _trim_log(out / LOG_FILE, first)
 
     result = TrainResult(out, first, first)
-    started = time.perf_counter()
     parameters = sum(p.numel() for p in model.parameters())
     progress.message(
         f"{options.config} model, {parameters / 1e6:.1f}M parameters, "
@@ -172,10 +171,15 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
         f"({len(split.heldout)} held out), steps {first}..{total} on {device}"
     )
 
+    started = time.perf_counter()
+    earlier_seconds = _earlier_seconds(out) if state is not None else 0.0
+
     def checkpoint(step: int) -> None:
         info = _info(options, split, parameters, step, result, time.perf_counter() - started, device)
+        info["total_seconds"] = round(earlier_seconds + info["this_run"]["seconds"], 1)
         save_checkpoint(out, model, tokenizer, optimizer, scheduler, step, dataclasses.asdict(options), info)
 
+    progress.restart()
     for step in range(first, total):
         examples = builder.sample(split.train, random.Random(f"{options.seed}:{step}"), options.batch_size)
         batch = collate(examples, builder.pad_id, options.pad_weight).to(device)
@@ -223,6 +227,14 @@ def _info(
             "last_loss": result.losses[-1] if result.losses else None,
         },
     }
+
+
+def _earlier_seconds(out: Path) -> float:
+    """Training time of the runs this one resumes (from their training.json)."""
+    try:
+        return float(json.loads((out / INFO_FILE).read_text(encoding="utf-8")).get("total_seconds", 0.0))
+    except (OSError, ValueError):
+        return 0.0
 
 
 def _log(path: Path, step: int, loss: float, lr: float, batch, seconds: float) -> None:

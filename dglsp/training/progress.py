@@ -29,6 +29,10 @@ class ProgressBar:
         self.canvas_tokens = 0
         self.smoothed_loss: float | None = None
 
+    def restart(self) -> None:
+        """Start the clock now: setup (tokenizer training, loading) is not training time."""
+        self.started = time.perf_counter()
+
     def update(self, step: int, loss: float, tokens: int, canvas_tokens: int) -> str:
         """Record step `step` (1-based, counted from the run's start) and maybe print; returns the line."""
         self.tokens += tokens
