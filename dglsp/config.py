@@ -15,7 +15,7 @@ import cattrs
 
 DEFAULT_MODEL = "google/diffusiongemma-26B-A4B-it"
 
-Strategy = Literal["prompt"]  # "pinned" (suffix pinned in the canvas) comes with the resident engine
+Strategy = Literal["prompt", "pinned"]  # suffix in the prompt, or pinned in the canvas after the middle
 CanvasPolicy = Literal["auto", "fixed"]
 
 

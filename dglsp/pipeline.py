@@ -19,7 +19,7 @@ from dglsp.config import Settings
 from dglsp.documents import Snapshot, offset_to_position
 from dglsp.engine.base import CancelToken, Engine, EngineError, EngineState, InfillRequest
 from dglsp.postprocess import DocumentStyle, detect_style, finalize, for_draft
-from dglsp.prompt import EstimatedTokenizer, Prompt, build_prompt, choose_template
+from dglsp.prompt import EstimatedTokenizer, Prompt, build_prompt, choose_template, plain_template
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class Context:
             "budget": self.budget,
             "cursor": _human(text, self.region.cursor),
             "template": self.prompt.template,
+            "strategy": "pinned" if self.prompt.template == "plain" else "prompt",
             "tokens_estimated": self.prompt.tokens_estimated,
             "prompt": self.prompt.text,
         }
@@ -94,7 +95,8 @@ class Pipeline:
     def context(self, snapshot: Snapshot, cursor: int) -> Context:
         region = carve(snapshot, cursor, self.settings.window_lines)
         tokenizer = self.engine.tokenizer or _offline_tokenizer(self.settings.model)
-        template = choose_template(tokenizer, self.settings.template)
+        pinned = self.settings.strategy == "pinned"
+        template = plain_template(tokenizer) if pinned else choose_template(tokenizer, self.settings.template)
         text = snapshot.text
         prompt = build_prompt(
             context=region.header,
@@ -107,6 +109,7 @@ class Pipeline:
             canvas_policy=self.settings.canvas_policy,
             canvas_length_setting=self.settings.canvas_length,
             model_canvas=self.engine.canvas_length or _configured_canvas(self.settings.model),
+            strategy=self.settings.strategy,
         )
         return Context(snapshot, region, prompt, self.settings.context_budget)
 
@@ -137,6 +140,8 @@ class Pipeline:
             steps=settings.steps,
             entropy_bound=settings.entropy_bound,
             seed=settings.seed,
+            strategy=settings.strategy,
+            pinned_suffix=context.prompt.pinned_suffix,
         )
 
         mark = time.perf_counter()

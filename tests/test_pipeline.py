@@ -122,3 +122,26 @@ async def test_whole_path_on_the_real_tiny_model(tiny_model_dir):
     # The real tokenizer counted the prompt, and it chose the FIM template.
     context = pipeline.context(snapshot, cursor).to_json()
     assert context["template"] == "fim" and not context["tokens_estimated"]
+
+
+async def test_pinned_strategy_moves_the_suffix_from_the_prompt_to_the_canvas():
+    seen = []
+
+    class Capturing(ScriptedEngine):
+        def infill(self, request, cancel=None):
+            seen.append(request)
+            return super().infill(request, cancel)
+
+    engine = Capturing(Script(rules=(Rule(middle="radius ** 2"),), steps=2))
+    pipeline = Pipeline(engine, Settings(model="scripted", strategy="pinned"))
+    cursor = SOURCE.index("r2 = ") + len("r2 = ")
+    context = pipeline.context(_snapshot(), cursor)
+    assert context.to_json()["strategy"] == "pinned"
+    completion = await pipeline.complete(_snapshot(), cursor)
+    request = seen[-1]
+    assert request.strategy == "pinned"
+    # The prompt reads up to the cursor; the suffix is what gets pinned after the middle.
+    assert request.prompt.endswith("def area(radius):\n    r2 = ")
+    assert "return math.pi * r2" not in request.prompt
+    assert request.pinned_suffix == context.prompt.suffix == "radius * radius\n    return math.pi * r2"
+    assert completion.text == "radius ** 2"

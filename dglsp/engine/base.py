@@ -42,6 +42,12 @@ class InfillRequest:
     steps: int = 48
     entropy_bound: float = 0.1
     seed: int = 0
+    # "prompt": prefix and suffix in the prompt, the canvas is all middle.
+    # "pinned": the prompt ends at the cursor; the canvas is the middle followed by
+    # `pinned_suffix` held fixed every step, one batch row per length in `middle_lengths`.
+    strategy: str = "prompt"
+    pinned_suffix: str = ""
+    middle_lengths: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

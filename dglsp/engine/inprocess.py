@@ -29,6 +29,15 @@ from dglsp.engine.base import (
 log = logging.getLogger(__name__)
 
 _DONE = object()
+# Cells of suffix pinned after the middle in the pinned strategy (the rest of the suffix is
+# cut: the decoder's window is the canvas).
+PINNED_SUFFIX_CELLS = 32
+
+
+def middle_length_ladder(longest: int) -> tuple[int, ...]:
+    """Middle lengths tried side by side in the pinned strategy: a quarter, half and all of
+    the canvas. Each row can still end early with an end-of-middle token."""
+    return tuple(sorted({max(1, longest // 4), max(1, longest // 2), longest}))
 
 
 class InProcessEngine:
@@ -41,6 +50,10 @@ class InProcessEngine:
         self._tokenizer = None
         self._path: Path | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dglsp-engine")
+        self._prompt_cache = None
+        # Figures of the last infill (prompt tokens, tokens reused from the prompt cache,
+        # encode time, steps), for benchmarks and logs.
+        self.last_stats: dict[str, float] = {}
         self._start_lock = asyncio.Lock()
 
     # --- Engine protocol: status ---
@@ -98,6 +111,7 @@ class InProcessEngine:
             human_bytes,
             load_model,
         )
+        from dglsp.model.prompt_cache import PromptCache
         from dglsp.model.tokenizer import load_tokenizer
 
         started = time.perf_counter()
@@ -110,7 +124,9 @@ class InProcessEngine:
         size = estimate_model_bytes(path)
         report(f"Loading {human_bytes(size)} of weights onto {device}", 20)
         model = load_model(path, device, choose_dtype(device, size))
+
         self._path, self._tokenizer, self._model = path, tokenizer, model
+        self._prompt_cache = PromptCache(model)
         report("Model ready", 100)
         log.info("engine: loaded %s on %s in %.1f s", path, device, time.perf_counter() - started)
 
@@ -143,23 +159,9 @@ class InProcessEngine:
     def _run(self, request: InfillRequest, cancel: CancelToken, emit) -> None:
         import torch
 
-        from dglsp.model.denoise import DenoiseSettings, denoise
-
-        model, tokenizer = self._model, self._tokenizer
-        length = request.canvas_length or self.canvas_length
-        length = max(1, min(length, self.canvas_length))
-        settings = DenoiseSettings(
-            canvas_length=length,
-            max_steps=request.steps,
-            entropy_bound=request.entropy_bound,
-            seed=request.seed,
-        )
         try:
-            prompt_ids = tokenizer.encode(request.prompt)
-            for result in denoise(model, prompt_ids, settings, should_stop=lambda: cancel.cancelled):
-                ids = tokenizer.cut_at_end(result.argmax_ids)
-                text = tokenizer.decode_middle(ids)
-                emit(Draft(result.step, settings.max_steps, text, result.finished, tuple(ids)))
+            for draft in self._denoise(request, cancel):
+                emit(draft)
         except Cancelled as error:
             emit(error)
         except torch.cuda.OutOfMemoryError:
@@ -170,6 +172,48 @@ class InProcessEngine:
             emit(EngineError(f"The engine failed: {type(error).__name__}: {error}"))
         finally:
             emit(_DONE)
+
+    def _denoise(self, request: InfillRequest, cancel: CancelToken):
+        """Encode (reusing a cached prompt start), then denoise, one Draft per step."""
+        from dglsp.model.denoise import DenoiseSettings, Layout, denoise
+
+        tokenizer = self._tokenizer
+        middle = max(1, min(request.canvas_length or self.canvas_length, self.canvas_length))
+        layout = None
+        width = middle
+        if request.strategy == "pinned":
+            suffix_ids = tokenizer.encode(request.pinned_suffix)
+            width = min(self.canvas_length, middle + min(len(suffix_ids), PINNED_SUFFIX_CELLS))
+            lengths = request.middle_lengths or middle_length_ladder(middle)
+            lengths = tuple(sorted({max(1, min(n, width)) for n in lengths}))
+            layout = Layout.pinned_suffix(lengths, suffix_ids, width, tokenizer.pad_id or 0)
+        settings = DenoiseSettings(
+            canvas_length=width,
+            max_steps=request.steps,
+            entropy_bound=request.entropy_bound,
+            seed=request.seed,
+        )
+        started = time.perf_counter()
+        encoded = self._prompt_cache.encode(tokenizer.encode(request.prompt))
+        self.last_stats = {
+            "prompt_tokens": encoded.prompt_length,
+            "reused_tokens": encoded.reused_tokens,
+            "encode_ms": (time.perf_counter() - started) * 1000,
+        }
+        steps = denoise(
+            self._model,
+            encoded.cache,
+            encoded.prompt_length,
+            settings,
+            layout,
+            tokenizer.end_of_middle_ids,
+            should_stop=lambda: cancel.cancelled,
+        )
+        for result in steps:
+            ids = tokenizer.cut_at_end(result.middle_ids)
+            text = tokenizer.decode_middle(ids)
+            yield Draft(result.step, settings.max_steps, text, result.finished, tuple(ids))
+        self.last_stats["steps"] = result.step
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

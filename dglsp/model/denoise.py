@@ -1,24 +1,29 @@
 """The denoising loop, owned here so that every step yields a draft and can be cancelled.
 
-It follows transformers' `DiffusionGemmaGenerationMixin.generate` step for step (one block,
-batch 1) and reuses its sampler pieces: the linear temperature schedule, the entropy-bound
-acceptance and the stable-and-confident stopping rule. What it adds: a seeded generator for
-every random draw (same seed, same text, whatever else the process does), a per-request
-canvas length, a draft after each step, and a cancellation check between two steps.
+It follows transformers' `DiffusionGemmaGenerationMixin.generate` step for step for one
+block: the linear temperature schedule (reused from the library), the entropy-bound
+acceptance and the stable-and-confident stopping rule (same math as the library's
+`EntropyBoundSampler` and `StableAndConfidentStoppingCriteria`). What it adds:
+
+- a seeded generator for every random draw: same seed, same text;
+- a draft after every step and a cancellation check between two steps;
+- pinned cells (the suffix after the middle in the pinned-suffix strategy) that keep
+  their token every step and take no part in acceptance or stopping;
+- several rows in one forward pass, each a different middle length before the same
+  pinned suffix; the most confident row wins;
+- infill-aware stopping: once every cell up to the end of the middle is accepted and
+  stable, the cells after it are wasted work, so the loop stops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
 from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
-    EntropyBoundSampler,
-    EntropyBoundSamplerConfig,
     LinearTemperatureScheduleLogitsProcessor,
-    StableAndConfidentStoppingCriteria,
 )
 
 from dglsp.engine.base import Cancelled
@@ -26,7 +31,7 @@ from dglsp.engine.base import Cancelled
 
 @dataclass(frozen=True)
 class DenoiseSettings:
-    canvas_length: int
+    canvas_length: int  # cells per row (for pinned rows: middle + pinned suffix)
     max_steps: int = 48
     entropy_bound: float = 0.1
     t_min: float = 0.4
@@ -34,36 +39,43 @@ class DenoiseSettings:
     stability_threshold: int = 1
     confidence_threshold: float = 0.005
     seed: int = 0
+    infill_stop: bool = True
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What each batch row of the canvas holds: `middle_lengths[i]` free cells, then pinned
+    tokens. The default is one row of free cells (the prompt-side strategy)."""
+
+    middle_lengths: tuple[int, ...]
+    pinned: tuple[tuple[int, ...], ...] = ()  # per row, the tokens after its middle
+
+    @staticmethod
+    def free(width: int) -> Layout:
+        return Layout((width,), ((),))
+
+    @staticmethod
+    def pinned_suffix(
+        middle_lengths: Sequence[int], suffix_ids: Sequence[int], width: int, pad_id: int
+    ) -> Layout:
+        """Rows of `width` cells: L free cells then the suffix (padded), for each L."""
+        rows = []
+        for length in middle_lengths:
+            room = width - length
+            rows.append(tuple(list(suffix_ids[:room]) + [pad_id] * max(0, room - len(suffix_ids))))
+        return Layout(tuple(middle_lengths), tuple(rows))
 
 
 @dataclass(frozen=True)
 class StepResult:
     step: int  # 1-based
-    argmax_ids: list[int]  # the model's best guess for every canvas cell after this step
-    finished: bool  # the stopping rule fired: this is the last step
-
-
-class _SeededSampler(EntropyBoundSampler):
-    """The library's entropy-bound sampler with its random draws taken from our generator."""
-
-    def __init__(
-        self,
-        config: EntropyBoundSamplerConfig,
-        canvas_length: int,
-        vocab_size: int,
-        generator: torch.Generator,
-    ) -> None:
-        super().__init__(config, canvas_length, vocab_size, max_denoising_steps=0)
-        self.generator = generator
-
-    def initialize_canvas(self, batch_size: int, device: torch.device) -> torch.LongTensor:
-        return torch.randint(
-            0, self.vocab_size, (batch_size, self.canvas_length), device=device, generator=self.generator
-        )
+    middle_ids: list[int]  # the best row's middle cells, the model's current best guess
+    row: int  # which layout row that is
+    finished: bool  # the loop stops after this step
 
 
 def encode_prompt(model, prompt_ids: list[int]) -> DynamicCache:
-    """Run the causal encoder over the prompt; the decoder reads this cache and never writes it."""
+    """Run the causal encoder over the whole prompt (no reuse); see PromptCache for reuse."""
     device = model.device
     input_ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
     cache = DynamicCache(config=model.config.get_text_config(decoder=True))
@@ -72,37 +84,54 @@ def encode_prompt(model, prompt_ids: list[int]) -> DynamicCache:
     return cache
 
 
+def accept(entropy: torch.Tensor, free: torch.Tensor, bound: float) -> torch.Tensor:
+    """The entropy-bound rule: accept the k lowest-entropy free cells with
+    sum(entropy) - max(entropy) <= bound (arXiv 2505.24857), per row."""
+    entropy = entropy.masked_fill(~free, float("inf"))
+    ordered, order = torch.sort(entropy, dim=-1)
+    chosen = (torch.cumsum(ordered, dim=-1) - ordered <= bound) & torch.isfinite(ordered)
+    return torch.zeros_like(chosen).scatter(-1, order, chosen)
+
+
 @torch.no_grad()
 def denoise(
     model,
-    prompt_ids: list[int],
+    cache: DynamicCache,
+    prompt_length: int,
     settings: DenoiseSettings,
+    layout: Layout | None = None,
+    end_ids: frozenset[int] = frozenset(),
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[StepResult]:
-    """Encode the prompt, then denoise one canvas, yielding after every step.
+    """Denoise one canvas over an encoded prompt, yielding after every step.
 
     Raises `Cancelled` when `should_stop()` is true before a step.
     """
-    if should_stop():
-        raise Cancelled()
+    layout = layout or Layout.free(settings.canvas_length)
     device = model.device
     vocab_size = model.config.text_config.vocab_size
+    rows, width = len(layout.middle_lengths), settings.canvas_length
     generator = torch.Generator(device=device).manual_seed(settings.seed)
-    cache = encode_prompt(model, prompt_ids)
 
-    length = settings.canvas_length
-    positions = torch.arange(
-        len(prompt_ids), len(prompt_ids) + length, dtype=torch.int32, device=device
-    ).unsqueeze(0)
-    sampler = _SeededSampler(
-        EntropyBoundSamplerConfig(entropy_bound=float(settings.entropy_bound)), length, vocab_size, generator
-    )
+    free = torch.zeros(rows, width, dtype=torch.bool, device=device)
+    seed = torch.zeros(rows, width, dtype=torch.long, device=device)
+    for row, (length, pinned) in enumerate(zip(layout.middle_lengths, layout.pinned, strict=True)):
+        free[row, :length] = True
+        seed[row, length : length + len(pinned)] = torch.tensor(pinned, dtype=torch.long)
+    if rows > 1:
+        cache = _repeat_rows(cache, rows)
+    positions = torch.arange(prompt_length, prompt_length + width, dtype=torch.int32, device=device)
+    positions = positions.unsqueeze(0).expand(rows, -1)
+
+    def noise() -> torch.Tensor:
+        return torch.randint(0, vocab_size, (rows, width), device=device, generator=generator)
+
     temperature = LinearTemperatureScheduleLogitsProcessor(settings.t_min, settings.t_max, settings.max_steps)
-    stopping = StableAndConfidentStoppingCriteria(settings.stability_threshold, settings.confidence_threshold)
     embed_dtype = model.model.decoder.embed_tokens.weight.dtype
-
-    canvas = sampler.initialize_canvas(1, device)
+    end_tensor = torch.tensor(sorted(end_ids), dtype=torch.long, device=device)
+    canvas = torch.where(free, noise(), seed)
     self_conditioning = None
+    history: list[torch.Tensor] = []
     # Steps count down (N..1) as in the library: the temperature falls with the remaining steps.
     for remaining in range(settings.max_steps, 0, -1):
         if should_stop():
@@ -115,12 +144,69 @@ def denoise(
         ).logits
         logits = temperature(None, logits, cur_step=remaining)
         probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
-        sampled = torch.multinomial(probs.view(-1, vocab_size), 1, generator=generator).view(1, length)
-        argmax = logits.argmax(dim=-1)
-        accepted = sampler.accept_canvas(canvas, sampled, logits, remaining)
-        canvas = sampler.renoise_canvas(accepted, remaining)
-        finished = bool(stopping(argmax, logits).all()) or remaining == 1
+        sampled = torch.multinomial(probs.view(-1, vocab_size), 1, generator=generator).view(rows, width)
+        argmax = torch.where(free, logits.argmax(dim=-1), seed)
+        entropy = torch.distributions.Categorical(logits=logits).entropy()
+        accepted = accept(entropy, free, settings.entropy_bound)
+        canvas = torch.where(accepted, sampled, canvas)
+        canvas = torch.where(free & ~accepted, noise(), canvas)  # re-noise what was not accepted
+        canvas = torch.where(free, canvas, seed)
         self_conditioning = logits.to(embed_dtype)
-        yield StepResult(settings.max_steps - remaining + 1, argmax[0].tolist(), finished)
+
+        history = [*history[-settings.stability_threshold :], argmax] if settings.stability_threshold else []
+        settled = _settled(argmax, entropy, accepted, free, history, settings, end_tensor)
+        best = _best_row(entropy, free, argmax, end_tensor)
+        finished = bool(settled.all()) or remaining == 1
+        length = layout.middle_lengths[best]
+        yield StepResult(settings.max_steps - remaining + 1, argmax[best, :length].tolist(), best, finished)
         if finished:
             return
+
+
+def _repeat_rows(cache: DynamicCache, rows: int) -> DynamicCache:
+    from dglsp.model.prompt_cache import snapshot
+
+    copy = snapshot(cache)
+    copy.batch_repeat_interleave(rows)
+    return copy
+
+
+def _first_end(argmax: torch.Tensor, free: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """Per row, the index of the first end-of-middle token among the free cells (or the
+    number of free cells when there is none)."""
+    is_end = torch.isin(argmax, end) & free if end.numel() else torch.zeros_like(free)
+    lengths = free.sum(dim=-1)
+    positions = torch.arange(argmax.shape[1], device=argmax.device).expand_as(argmax)
+    return torch.where(is_end, positions, lengths[:, None]).min(dim=-1).values
+
+
+def _settled(argmax, entropy, accepted, free, history, settings: DenoiseSettings, end) -> torch.Tensor:
+    """Per row: the library's rule (stable and confident over all free cells), or with
+    infill_stop, every cell up to the end of the middle accepted and stable."""
+    if settings.stability_threshold and len(history) <= settings.stability_threshold:
+        stable_cells = torch.zeros_like(free)  # not enough steps seen yet
+    elif settings.stability_threshold:
+        stable_cells = torch.stack([h == argmax for h in history[:-1]]).all(dim=0)
+    else:
+        stable_cells = torch.ones_like(free)
+    free_count = free.sum(dim=-1).clamp(min=1)
+    mean_entropy = (entropy * free).sum(dim=-1) / free_count
+    library_rule = (stable_cells | ~free).all(dim=-1) & (mean_entropy < settings.confidence_threshold)
+    if not settings.infill_stop:
+        return library_rule
+    end_at = _first_end(argmax, free, end)
+    positions = torch.arange(free.shape[1], device=free.device).expand_as(free)
+    up_to_end = (positions <= end_at[:, None]) & free
+    infill_rule = ((accepted & stable_cells) | ~up_to_end).all(dim=-1)
+    return library_rule | infill_rule
+
+
+def _best_row(entropy, free, argmax, end) -> int:
+    """The row whose middle the model is surest of: lowest mean entropy up to its end."""
+    if free.shape[0] == 1:
+        return 0
+    end_at = _first_end(argmax, free, end)
+    positions = torch.arange(free.shape[1], device=free.device).expand_as(free)
+    cells = (positions <= end_at[:, None]) & free
+    mean = (entropy * cells).sum(dim=-1) / cells.sum(dim=-1).clamp(min=1)
+    return int(mean.argmin())

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from dglsp.prompt.budget import fit_to_budget
 from dglsp.prompt.canvas import canvas_length_for
-from dglsp.prompt.template import PromptTemplate, choose_template
+from dglsp.prompt.template import PromptTemplate, choose_template, plain_template
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Prompt:
     total_tokens: int
     canvas_length: int
     tokens_estimated: bool  # True when counted without the model's tokenizer
+    # Pinned-suffix strategy: the suffix goes into the canvas after the middle, not the prompt.
+    pinned_suffix: str = ""
 
 
 class EstimatedTokenizer:
@@ -51,6 +53,7 @@ def build_prompt(
     canvas_policy: str,
     canvas_length_setting: int,
     model_canvas: int,
+    strategy: str = "prompt",
 ) -> Prompt:
     """Render the prompt within `budget` tokens. Line endings are normalised to \\n (what
     tokenizers are trained on); post-processing puts the document's own back."""
@@ -60,6 +63,7 @@ def build_prompt(
     overhead = tokenizer.count(template.render("", "", "", language))
     fitted = fit_to_budget(context, prefix, suffix, budget - overhead, tokenizer.count)
     text = template.render(fitted.context, fitted.prefix, fitted.suffix, language)
+    pinned = strategy == "pinned"
     line_before = fitted.prefix.rsplit("\n", 1)[-1]
     line_after = fitted.suffix.split("\n", 1)[0]
     return Prompt(
@@ -76,6 +80,7 @@ def build_prompt(
             canvas_policy, canvas_length_setting, model_canvas, line_before, line_after
         ),
         tokens_estimated=isinstance(tokenizer, EstimatedTokenizer),
+        pinned_suffix=fitted.suffix if pinned else "",
     )
 
 
@@ -83,4 +88,11 @@ def _lf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-__all__ = ["EstimatedTokenizer", "Prompt", "PromptTemplate", "build_prompt", "choose_template"]
+__all__ = [
+    "EstimatedTokenizer",
+    "Prompt",
+    "PromptTemplate",
+    "build_prompt",
+    "choose_template",
+    "plain_template",
+]

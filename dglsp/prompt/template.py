@@ -7,6 +7,8 @@ Which template a model gets is decided from its tokenizer, never from its name:
 - `chat`: the tokenizer has a chat template and no FIM tokens (the released DiffusionGemma,
   which has no FIM tokens): an instruction with the code in reading order and a hole marker.
 - `custom`: the `template` setting, with {context}, {prefix} and {suffix} (and {bos}).
+- `plain`: for the pinned-suffix strategy, the prompt is the code up to the cursor; the
+  suffix goes into the canvas after the middle instead (see dglsp.model.denoise).
 """
 
 from __future__ import annotations
@@ -62,3 +64,9 @@ def choose_template(tokenizer, custom: str = "") -> PromptTemplate:
         return apply_chat(message)
 
     return PromptTemplate("chat", render_chat)
+
+
+def plain_template(tokenizer) -> PromptTemplate:
+    """The code before the cursor as it reads (the pinned-suffix strategy's prompt)."""
+    bos = getattr(tokenizer, "bos_token", "") or ""
+    return PromptTemplate("plain", lambda c, p, s, lang: f"{bos}{c}{p}")
