@@ -1,0 +1,34 @@
+"""`python -m dglsp.daemon`: the daemon without the rest of the CLI.
+
+This is what a language server spawns (the same code as `dglsp serve`), and the test entry:
+`--scripted SCRIPT.json` serves a ScriptedEngine (no model, no torch) instead of the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dglsp.config import DEFAULT_MODEL
+from dglsp.daemon.main import EXIT_REFUSED, ClaimError, DaemonOptions, run, setup_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dglsp.daemon", description="dglsp's resident engine")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--socket", type=Path)
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    parser.add_argument("--scripted", type=Path, metavar="SCRIPT", help="serve a ScriptedEngine (tests)")
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return run(DaemonOptions(args.model, args.device, args.socket, args.scripted))
+    except ClaimError as error:
+        print(f"dglsp serve: {error}", file=sys.stderr, flush=True)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Running the daemon in the foreground: claim the socket, serve, clean up on a signal.
+
+Both `dglsp serve` (dglsp.cli.serve) and `python -m dglsp.daemon` (how editors' language
+servers start it detached, see dglsp.engine.daemon_client) end up in `run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from dglsp import __version__
+from dglsp.daemon.claim import Claim, ClaimError, claim_socket
+from dglsp.daemon.server import DaemonInfo, DaemonServer, EngineFactory
+from dglsp.engine import wire
+from dglsp.engine.base import Engine
+
+log = logging.getLogger("dglsp.daemon")
+
+EXIT_OK = 0
+EXIT_REFUSED = 2  # already running, or the socket cannot be claimed
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    model: str
+    device: str = "auto"
+    socket: Path | None = None  # None: the default socket for (model, device) in the runtime dir
+    scripted: Path | None = None  # a ScriptedEngine script instead of the model (tests)
+
+
+def run(options: DaemonOptions) -> int:
+    """Serve until SIGTERM or SIGINT. Raises ClaimError when the socket cannot be taken."""
+    model = wire.model_identity(options.model)
+    path = options.socket or wire.default_socket(model, options.device)
+    claim = claim_socket(path, private_dir=options.socket is None or path.parent == wire.runtime_dir())
+    info = DaemonInfo(model, options.device, str(claim.files.socket))
+    log.info(
+        "dglsp serve %s listening on %s (pid %d): model %s on %s",
+        __version__,
+        info.socket,
+        os.getpid(),
+        model,
+        options.device,
+    )
+    try:
+        load_unfinished = asyncio.run(_serve(DaemonServer(_engine_factory(options, model), info), claim))
+    finally:
+        claim.release()
+        log.info("dglsp serve stopped; removed %s", info.socket)
+    if load_unfinished:
+        # A load cannot be interrupted (it runs in the engine's thread, possibly for minutes):
+        # the socket is gone and nothing else needs saving, so do not wait for it.
+        logging.shutdown()
+        os._exit(EXIT_OK)
+    return EXIT_OK
+
+
+async def _serve(server: DaemonServer, claim: Claim) -> bool:
+    """Serve until a signal; True if the model was still loading then."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _stopping, stop, signum)
+    await server.serve(claim.listener, stop)
+    return server.load_interrupted
+
+
+def _stopping(stop: asyncio.Event, signum: int) -> None:
+    log.info("%s: stopping", signal.Signals(signum).name)
+    stop.set()
+
+
+def _engine_factory(options: DaemonOptions, model: str) -> EngineFactory:
+    def make() -> Engine:
+        if options.scripted is not None:
+            from dglsp.testing.scripted_engine import Script, ScriptedEngine
+
+            return ScriptedEngine(Script.load(options.scripted), model=model)
+        from dglsp.engine.inprocess import InProcessEngine
+
+        return InProcessEngine(model, options.device)
+
+    return make
+
+
+def setup_logging(level: str = "info") -> None:
+    """Foreground logs on stderr (a spawned daemon's stderr is its log file)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+__all__ = ["EXIT_OK", "EXIT_REFUSED", "ClaimError", "DaemonOptions", "run", "setup_logging"]
