@@ -94,7 +94,11 @@ def completion_body(
         "prompt": request.prompt,
         "max_tokens": width,
         "stream": True,
-        # Keep special tokens in the text so a stray turn or FIM token is cut, not skipped.
+        # The rendered prompt writes BOS and the template's special tokens inline.
+        "add_special_tokens": False,
+        # Keep special tokens in the text so a stray turn or FIM token is cut, not skipped,
+        # and no space is added around them.
         "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
         "vllm_xargs": xargs,
     }

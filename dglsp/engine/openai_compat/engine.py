@@ -10,6 +10,7 @@ denoising step when asked. Cancelling closes the connection, which aborts the re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -186,10 +187,11 @@ class OpenAICompatibleEngine:
                 raise EngineError(
                     f"The server at {self._base} refused the completion: {await _describe_failure(response)}."
                 )
-            async for draft in self._drafts(response, request, pinned):
-                yield draft
-                if cancel.cancelled and not draft.final:
-                    raise Cancelled(cancel.reason)
+            async with contextlib.aclosing(self._drafts(response, request, pinned)) as stream:
+                async for draft in stream:
+                    yield draft
+                    if cancel.cancelled and not draft.final:
+                        raise Cancelled(cancel.reason)
         except HttpFailure as failure:
             raise EngineError(f"The remote engine failed: {failure}.") from None
         except Cancelled:
