@@ -40,6 +40,7 @@ from dglsp.engine.base import (
     EngineError,
     EngineState,
     InfillRequest,
+    Progress,
     ProgressCallback,
     Tokenizer,
 )
@@ -82,11 +83,15 @@ class _Connection:
     """One socket to the daemon: sends requests, routes answers to per-request queues."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hello: wire.Message
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        hello: wire.Message,
+        on_progress: ProgressCallback | None,
     ) -> None:
         self.hello = hello
         self.lost = False
-        self.on_progress: ProgressCallback | None = None
+        self.on_progress = on_progress
         self.on_lost: Callable[[_Connection], None] | None = None
         self._reader = reader
         self._writer = writer
@@ -95,7 +100,9 @@ class _Connection:
         self._task = asyncio.create_task(self._read_all(), name="dglsp-daemon-client-read")
 
     @classmethod
-    async def open(cls, path: Path) -> _Connection:
+    async def open(cls, path: Path, on_progress: ProgressCallback | None = None) -> _Connection:
+        """Connect and exchange hellos. `on_progress` gets the daemon's load progress from the
+        first message on (a client connecting mid-load is sent the latest report at once)."""
         try:
             reader, writer = await asyncio.open_unix_connection(str(path), limit=wire.MAX_MESSAGE_BYTES)
         except (FileNotFoundError, ConnectionRefusedError) as error:
@@ -114,7 +121,7 @@ class _Connection:
         except BaseException:
             writer.close()
             raise
-        return cls(reader, writer, answer)
+        return cls(reader, writer, answer, on_progress)
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -290,7 +297,6 @@ class DaemonEngine:
         _reap()
         connection = await self._connect_or_spawn()
         try:
-            connection.on_progress = self._report_progress
             answer = await connection.call({"type": "start"})
             if answer.get("type") == "error":
                 raise _Permanent(str(answer.get("message")))
@@ -320,13 +326,13 @@ class DaemonEngine:
             except OSError as error:
                 raise _Permanent(str(error)) from None
         try:
-            return await _Connection.open(self._socket)
+            return await _Connection.open(self._socket, self._report_progress)
         except _NotListening:
             if not self._spawn:
                 raise
         async with _file_lock(self._files.lock, SPAWN_TIMEOUT_S + HELLO_TIMEOUT_S):
             try:  # another language server may have started it while we waited for the lock
-                return await _Connection.open(self._socket)
+                return await _Connection.open(self._socket, self._report_progress)
             except _NotListening:
                 pass
             child = self._spawn_daemon()
@@ -335,7 +341,7 @@ class DaemonEngine:
             while True:
                 await asyncio.sleep(0.05)
                 try:
-                    return await _Connection.open(self._socket)
+                    return await _Connection.open(self._socket, self._report_progress)
                 except _NotListening:
                     if child.poll() is not None:
                         raise EngineError(
@@ -375,7 +381,7 @@ class DaemonEngine:
             self._tokenizer = await asyncio.to_thread(_local_tokenizer, model)
             self._tokenizer_model = model
 
-    def _report_progress(self, progress: Any) -> None:
+    def _report_progress(self, progress: Progress) -> None:
         if self._progress is not None and self._state is EngineState.LOADING:
             self._progress(progress)
 

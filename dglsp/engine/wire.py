@@ -109,6 +109,9 @@ _REQUEST_TYPES: dict[str, type | tuple[type, ...]] = {
     "steps": int,
     "entropy_bound": (int, float),
     "seed": int,
+    "strategy": str,
+    "pinned_suffix": str,
+    "middle_lengths": list,
 }
 
 
@@ -127,10 +130,18 @@ def request_from_wire(raw: Any) -> InfillRequest:
         expected = _REQUEST_TYPES.get(spec.name)  # a field added later travels as plain JSON
         if expected is not None and (isinstance(value, bool) or not isinstance(value, expected)):
             raise WireError(f"request field '{spec.name}' has the wrong type ({type(value).__name__})")
+        if isinstance(value, list):  # JSON arrays come back as the frozen dataclass's tuples
+            if spec.name == "middle_lengths" and not all(_is_int(item) for item in value):
+                raise WireError("request field 'middle_lengths' must be a list of integers")
+            value = tuple(value)
         values[spec.name] = value
     if "prompt" not in values:
         raise WireError("an infill request needs a 'prompt'")
     return InfillRequest(**values)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def draft_to_wire(message_id: int, draft: Draft) -> Message:
