@@ -174,3 +174,22 @@ async def test_work_errors_reach_the_caller_and_the_next_job_runs() -> None:
     with pytest.raises(RuntimeError, match="boom"):
         await scheduler.run("doc", broken)
     assert await scheduler.run("doc", FakeEngine(steps=1).work("ok")) == "ok"
+
+
+async def test_work_that_trips_its_own_token_while_finishing_still_returns_its_result() -> None:
+    # The in-process engine cancels the token it was given when its consumer stops while the
+    # model thread is still winding down, which includes a normal finish.
+    scheduler = Scheduler()
+
+    async def finishes_then_trips(token: CancelToken) -> str:
+        await asyncio.sleep(0.01)
+        token.cancel("consumer stopped")
+        return "text"
+
+    assert await scheduler.run("doc", finishes_then_trips) == "text"
+    # A real cancellation keeps its own reason even if the work overwrites the token's.
+    task = asyncio.create_task(scheduler.run("doc", FakeEngine(steps=100, step_s=0.01).work("w")))
+    await asyncio.sleep(0.02)
+    scheduler.cancel("doc", "document changed")
+    with pytest.raises(Superseded, match="document changed"):
+        await task

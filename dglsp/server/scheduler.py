@@ -42,16 +42,21 @@ class Job:
         self.key = key
         self.token = CancelToken()
         self.started = False  # True once the work got the engine
+        self.reason = ""
         self._cancelled = asyncio.Event()
 
     def cancel(self, reason: str) -> None:
-        if not self.token.cancelled:
-            self.token.cancel(reason)
+        if self._cancelled.is_set():
+            return
+        self.reason = reason
+        self.token.cancel(reason)
         self._cancelled.set()
 
     @property
     def cancelled(self) -> bool:
-        return self.token.cancelled
+        # Only our own cancel() counts: the work holds the token too, and an engine may trip
+        # it while cleaning up after a finished request; that must not discard the result.
+        return self._cancelled.is_set()
 
     async def wait_cancelled(self) -> None:
         await self._cancelled.wait()
@@ -131,7 +136,7 @@ class Scheduler:
     async def _exclusive(self, job: Job, work: Callable[[CancelToken], Awaitable[T]]) -> T:
         async with self._lock:
             if job.cancelled:
-                raise Superseded(job.token.reason)
+                raise Superseded(job.reason)
             job.started = True
             return await work(job.token)
 
@@ -157,7 +162,7 @@ class Scheduler:
             elif not inner.cancelled() and job.cancelled:
                 inner.exception()  # finished as it was superseded: its outcome is dropped
         if job.cancelled:
-            raise Superseded(job.token.reason)
+            raise Superseded(job.reason)
         return inner.result()
 
     def _finished(self, task: asyncio.Task[object]) -> None:
