@@ -22,22 +22,24 @@ PROMPT = "<bos><|fim_suffix|>\n<|fim_prefix|>def add(a, b):\n    return<|fim_mid
 
 
 @pytest.fixture(scope="module")
-def server_url(tiny_model_dir):
+def server_url(tiny_model_dir, tmp_path_factory):
     """The tiny model served by the CLI on an ephemeral port (default host), stopped afterwards."""
     environment = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
     command = [sys.executable, "-m", "dglsp.openai_server", "--model", str(tiny_model_dir)]
-    process = subprocess.Popen(
-        [*command, "--port", "0", "--device", "cpu"],
-        cwd=REPO,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    log = tmp_path_factory.mktemp("openai-server") / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            [*command, "--port", "0", "--device", "cpu"],
+            cwd=REPO,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
         line = process.stdout.readline()  # printed once the model is loaded and the port bound
         match = re.search(r"serving (.+) at (http://\S+/v1)", line)
-        assert match, f"unexpected first line {line!r} (exit {process.poll()})"
+        assert match, f"unexpected first line {line!r} (exit {process.poll()}): {log.read_text()}"
         assert match.group(1) == str(tiny_model_dir)
         yield match.group(2)
     finally:
@@ -47,6 +49,7 @@ def server_url(tiny_model_dir):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        process.stdout.close()
 
 
 def test_binds_loopback_by_default(server_url):

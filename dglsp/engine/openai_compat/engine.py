@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dglsp.engine.base import (
     Cancelled,
@@ -34,6 +34,9 @@ from dglsp.engine.openai_compat.body import PinnedCanvas, completion_body, pinne
 from dglsp.engine.openai_compat.http import Endpoint, HttpFailure, Response, request
 from dglsp.engine.openai_compat.sse import data_events
 
+if TYPE_CHECKING:
+    from dglsp.config import Settings
+
 log = logging.getLogger(__name__)
 
 # The bearer token for servers started with --api-key (vLLM's and dglsp's own).
@@ -41,7 +44,9 @@ API_KEY_ENV = "DGLSP_API_KEY"
 
 
 class OpenAICompatibleEngine:
-    def __init__(self, settings: Any, *, connect_timeout: float = 10.0, read_timeout: float = 120.0) -> None:
+    def __init__(
+        self, settings: Settings, *, connect_timeout: float = 10.0, read_timeout: float = 120.0
+    ) -> None:
         self._settings = settings
         self._base = wire.api_base(settings.engine)
         self._connect_timeout = connect_timeout
