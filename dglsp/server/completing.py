@@ -4,6 +4,9 @@ Every way a request can fail to produce a suggestion ends here as None (the hand
 with an empty result), except the client's own mistakes (unknown document, position outside
 it), which are InvalidParams errors, and `$/cancelRequest`, which pygls answers with
 RequestCancelled when our CancelledError propagates.
+
+A client that asked for drafts gets them (drafts.py) while the model runs; the final draft,
+with the response's own edit, goes out just before the response.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from dglsp.documents import PositionError, Snapshot, offset_to_position, position_to_offset
+from dglsp.documents import Document, PositionError, Snapshot, offset_to_position, position_to_offset
 from dglsp.engine.base import Cancelled, CancelToken, EngineError, EngineState
 from dglsp.pipeline import Completion
+from dglsp.server.drafts import DraftSender
 from dglsp.server.edits import Edit, single_line_edit
 from dglsp.server.notify import show_once
 from dglsp.server.state import ENGINE_WAIT_S
@@ -71,6 +75,7 @@ async def infill_at(
         return None
     if state.engine_failed:
         return None  # the load error was shown once already
+    drafts = DraftSender.for_request(ls, snapshot, position, cursor)
 
     async def work(token: CancelToken) -> Completion | None:
         slot = state.slot
@@ -79,7 +84,10 @@ async def infill_at(
             why = "failed to load" if failed else f"is still loading after {ENGINE_WAIT_S:.0f} s"
             log.info("no completion in %s: the model %s", uri, why)
             return None
-        return await slot.pipeline.complete(snapshot, cursor, token)
+        if drafts is not None:
+            drafts.token = token  # a cancelled or superseded job sends no more drafts
+        on_draft = drafts.on_draft if drafts is not None else None
+        return await slot.pipeline.complete(snapshot, cursor, token, on_draft)
 
     try:
         completion = await state.scheduler.run(uri, work, debounce=debounce_s, ready=state.wait_engine)
@@ -94,9 +102,19 @@ async def infill_at(
         show_once(ls, types.MessageType.Error, f"dglsp: completion failed ({type(error).__name__}: {error})")
         return None
 
+    infill = _checked(state.documents.get(uri), snapshot, cursor, completion)
+    if drafts is not None:
+        drafts.finish(infill.edit if infill is not None else None)  # before the response goes out
+    return infill
+
+
+def _checked(
+    current: Document | None, snapshot: Snapshot, cursor: int, completion: Completion | None
+) -> Infill | None:
+    """The completion as an Infill, unless it is empty, stale or cannot be shown."""
     if completion is None or not completion.text:
         return None
-    current = state.documents.get(uri)
+    uri = snapshot.uri
     if current is None or current.version != snapshot.version:
         log.debug("dropping a completion for %s version %s: the document changed", uri, snapshot.version)
         return None
