@@ -135,10 +135,13 @@ async def test_cancel_between_drafts_stops_the_server_engine_within_a_step(serve
             seen.append(draft)
             if len(seen) == 2:
                 cancel.cancel("superseded")
+    cancelled_at = time.time()
     assert len(seen) == 2
     record = server_engine.requests[0]
     await ended(record)
-    assert record.outcome in ("cancelled", "abandoned") and record.steps_run <= 4
+    assert record.outcome in ("cancelled", "abandoned") and record.steps_run < 20
+    # One 30 ms step after the connection closed (plus slack for a busy machine), not 6 s.
+    assert record.ended_at - cancelled_at < 0.03 + 0.3
 
 
 async def test_cancel_while_waiting_for_a_vllm_canvas(serve):
