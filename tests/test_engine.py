@@ -96,3 +96,13 @@ async def test_missing_model_is_a_clear_error_not_an_exception(tmp_path):
     assert "does not exist" in engine.error and "--model" in engine.error
     with pytest.raises(EngineError, match="does not exist"):
         await _drafts(engine, InfillRequest(PROMPT))
+
+
+async def test_a_normal_finish_leaves_the_callers_token_alone(engine):
+    # The scheduler reads the token to tell "finished" from "cancelled": the engine must not
+    # set it when the stream simply ran to its end.
+    for _ in range(5):
+        cancel = CancelToken()
+        drafts = await _drafts(engine, InfillRequest(PROMPT, steps=2), cancel)
+        assert drafts[-1].final
+        assert not cancel.cancelled

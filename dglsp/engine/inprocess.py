@@ -134,33 +134,41 @@ class InProcessEngine:
     async def infill(self, request: InfillRequest, cancel: CancelToken | None = None) -> AsyncIterator[Draft]:
         if self._state is not EngineState.READY:
             raise EngineError(self._error or f"The model is not loaded (engine {self._state.value}).")
-        cancel = cancel or CancelToken()
+        # The worker stops on the caller's cancel, or on ours when the consumer leaves early.
+        # The caller's token is never set here: it must say whether *the caller* cancelled.
+        abandoned = CancelToken()
+
+        def should_stop() -> bool:
+            return abandoned.cancelled or (cancel is not None and cancel.cancelled)
+
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
         def emit(item) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
-        future = loop.run_in_executor(self._executor, self._run, request, cancel, emit)
+        future = loop.run_in_executor(self._executor, self._run, request, should_stop, emit)
+        finished = False
         try:
             while True:
                 item = await queue.get()
                 if item is _DONE:
+                    finished = True
                     break
                 if isinstance(item, BaseException):
+                    finished = True
                     raise item
                 yield item
         finally:
-            # The consumer stopped early (superseded, disconnected): stop the loop at the next step.
-            if not future.done():
-                cancel.cancel("consumer stopped")
+            if not finished:  # superseded or disconnected: stop the loop at the next step
+                abandoned.cancel("consumer stopped")
             await asyncio.shield(future)
 
-    def _run(self, request: InfillRequest, cancel: CancelToken, emit) -> None:
+    def _run(self, request: InfillRequest, should_stop, emit) -> None:
         import torch
 
         try:
-            for draft in self._denoise(request, cancel):
+            for draft in self._denoise(request, should_stop):
                 emit(draft)
         except Cancelled as error:
             emit(error)
@@ -173,7 +181,7 @@ class InProcessEngine:
         finally:
             emit(_DONE)
 
-    def _denoise(self, request: InfillRequest, cancel: CancelToken):
+    def _denoise(self, request: InfillRequest, should_stop):
         """Encode (reusing a cached prompt start), then denoise, one Draft per step."""
         from dglsp.model.denoise import DenoiseSettings, Layout, denoise
 
@@ -207,7 +215,7 @@ class InProcessEngine:
             settings,
             layout,
             tokenizer.end_of_middle_ids,
-            should_stop=lambda: cancel.cancelled,
+            should_stop=should_stop,
         )
         for result in steps:
             ids = tokenizer.cut_at_end(result.middle_ids)
