@@ -112,7 +112,7 @@ async def _load(ls: DglspServer, slot: EngineSlot) -> None:
 
 def needs_restart(old: Settings, new: Settings) -> bool:
     """Settings the engine was built from; everything else applies to the next request."""
-    return (old.model, old.device) != (new.model, new.device)
+    return (old.model, old.device, old.engine) != (new.model, new.device, new.engine)
 
 
 class BrokenEngine:
