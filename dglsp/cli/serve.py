@@ -33,6 +33,12 @@ def add_parser(subparsers: Any) -> None:
         "(editors then set engine to this path)",
     )
     parser.add_argument(
+        "--idle-exit",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this long without any connected editor (default: run until stopped)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default=argparse.SUPPRESS,
@@ -48,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
     # A foreground server logs by default (commands are silent unless asked).
     setup_logging(args.log_level or "info", args.log_file)
     try:
-        return serve(DaemonOptions(settings.model, settings.device, args.socket))
+        return serve(DaemonOptions(settings.model, settings.device, args.socket, idle_exit_s=args.idle_exit))
     except ClaimError as error:
         raise CliError(str(error)) from None

@@ -20,11 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--socket", type=Path)
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    parser.add_argument(
+        "--idle-exit", type=float, metavar="SECONDS", help="stop after this long without clients"
+    )
     parser.add_argument("--scripted", type=Path, metavar="SCRIPT", help="serve a ScriptedEngine (tests)")
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     try:
-        return run(DaemonOptions(args.model, args.device, args.socket, args.scripted))
+        return run(DaemonOptions(args.model, args.device, args.socket, args.scripted, args.idle_exit))
     except ClaimError as error:
         print(f"dglsp serve: {error}", file=sys.stderr, flush=True)
         return EXIT_REFUSED

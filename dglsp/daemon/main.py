@@ -32,6 +32,7 @@ class DaemonOptions:
     device: str = "auto"
     socket: Path | None = None  # None: the default socket for (model, device) in the runtime dir
     scripted: Path | None = None  # a ScriptedEngine script instead of the model (tests)
+    idle_exit_s: float | None = None  # stop after this long without clients; None: never
 
 
 def run(options: DaemonOptions) -> int:
@@ -49,7 +50,9 @@ def run(options: DaemonOptions) -> int:
         options.device,
     )
     try:
-        load_unfinished = asyncio.run(_serve(DaemonServer(_engine_factory(options, model), info), claim))
+        load_unfinished = asyncio.run(
+            _serve(DaemonServer(_engine_factory(options, model), info, options.idle_exit_s), claim)
+        )
     finally:
         claim.release()
         log.info("dglsp serve stopped; removed %s", info.socket)

@@ -42,8 +42,12 @@ class DaemonInfo:
 
 
 class DaemonServer:
-    def __init__(self, factory: EngineFactory, info: DaemonInfo) -> None:
+    def __init__(self, factory: EngineFactory, info: DaemonInfo, idle_exit_s: float | None = None) -> None:
+        """`idle_exit_s`: stop after this long without any client (None: never)."""
         self.info = info
+        self._idle_exit_s = idle_exit_s
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._stop: asyncio.Event | None = None
         self.engine = factory()
         self.loads = 0  # engine loads begun: 1 for the daemon's whole life unless a load failed
         self.served = 0  # infill requests answered with a final draft
@@ -62,7 +66,9 @@ class DaemonServer:
         """Accept clients on `listener` and run requests until `stop` is set."""
         server = await asyncio.start_unix_server(self._handle, sock=listener, limit=wire.MAX_MESSAGE_BYTES)
         runner = asyncio.create_task(self._run_jobs(), name="dglsp-daemon-runner")
+        self._stop = stop
         self.begin_load()
+        self._arm_idle_exit()
         try:
             await stop.wait()
         finally:
@@ -181,6 +187,7 @@ class DaemonServer:
         connection.send(wire.hello(model=self.info.model, device=self.info.device))
         connection.greeted = True
         self._connections[connection.number] = connection
+        self._arm_idle_exit()
         log.info(
             "client %d connected (pid %s); %d now",
             connection.number,
@@ -214,6 +221,22 @@ class DaemonServer:
             len(dropped),
             len(self._connections),
         )
+        self._arm_idle_exit()
+
+    def _arm_idle_exit(self) -> None:
+        """With no client left, stop after idle_exit_s (frees the GPU once every editor closed)."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self._idle_exit_s is None or self._connections or self._stop is None:
+            return
+        stop = self._stop
+
+        def expire() -> None:
+            log.info("no client for %.0f s: stopping", self._idle_exit_s)
+            stop.set()
+
+        self._idle_timer = asyncio.get_running_loop().call_later(self._idle_exit_s, expire)
 
     def _dispatch(self, connection: Connection, message: wire.Message) -> None:
         kind = message["type"]

@@ -58,6 +58,9 @@ MAX_ATTEMPTS = 8
 # Python and dglsp's imports on a busy machine; the model loads after the socket is up.
 SPAWN_TIMEOUT_S = 60.0
 HELLO_TIMEOUT_S = 10.0
+# A daemon we spawned stops after this long without any client: closing every editor
+# eventually frees the GPU, while an editor restarting its language server finds it loaded.
+SPAWNED_IDLE_EXIT_S = 1800
 # How often a waiting infill looks at its CancelToken (a threading flag, not awaitable).
 CANCEL_POLL_S = 0.01
 LOG_KEEP_BYTES = 5 * 1024 * 1024
@@ -206,6 +209,7 @@ class DaemonEngine:
             "dglsp.daemon",
             *("--model", wire.model_identity(settings.model), "--device", settings.device),
             *("--socket", str(self._socket)),
+            *("--idle-exit", str(SPAWNED_IDLE_EXIT_S)),
             *serve_args,
         ]
         self._state = EngineState.STOPPED
