@@ -142,7 +142,7 @@ async def _records(engine: DaemonEngine, tag: str) -> list[dict]:
 
 
 async def test_concurrent_clients_share_one_daemon_and_one_load(runtime: Path, engines) -> None:
-    script = _script(runtime, load_delay_ms=1500, load_progress=["a", "b", "c"])
+    script = _script(runtime, load_delay_ms=2400, load_progress=["a", "b", "c"])
     clients = [engines(script) for _ in range(3)]
     seen: list[list[str]] = [[] for _ in clients]
     await asyncio.gather(*(c.start(lambda p, i=i: seen[i].append(p.message)) for i, c in enumerate(clients)))
@@ -154,9 +154,10 @@ async def test_concurrent_clients_share_one_daemon_and_one_load(runtime: Path, e
     # The lock let exactly one of them spawn: one daemon ever listened, none was refused.
     log = next(runtime.glob("*.log")).read_text()
     assert log.count("listening on") == 1 and "already runs" not in log
-    # Progress reached every client, not only the one whose `start` triggered the load.
+    # Progress reached every client as it came, not only the one whose `start` began the
+    # load: a client joining mid-load is sent the latest report, then each later one.
     for messages in seen:
-        assert messages[-2:] == ["b", "c"], seen
+        assert len(messages) >= 2 and messages[-1] == "c", seen
     assert clients[0].canvas_length == 32 and "scripted" in clients[0].model_name
 
 
@@ -252,9 +253,19 @@ async def test_connect_if_running_never_spawns(runtime: Path, engines) -> None:
 
 async def test_load_failure_is_a_permanent_error_with_the_daemons_message(runtime: Path, engines) -> None:
     missing = "Model directory /nowhere does not exist. Set the `model` setting (or --model)."
-    engine = engines(_script(runtime, load_error=missing))
+    script = _script(runtime, load_error=missing)
+    engine = engines(script)
     await engine.start()
     assert engine.state is EngineState.ERROR and engine.error == missing
+
+    # The daemon stays up and retries the load when the next window starts: fixing the
+    # model (here: the script) needs no daemon restart.
+    script.write_text(json.dumps(SCRIPT), encoding="utf-8")
+    again = engines(script)
+    await again.start()
+    assert again.state is EngineState.READY, again.error
+    status = await again.daemon_status()
+    assert status["loads"] >= 2 and status["state"] == "ready"  # loaded again, same daemon
 
 
 async def test_version_mismatch_is_a_clear_error_on_both_sides(runtime: Path, served: Path) -> None:

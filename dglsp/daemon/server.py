@@ -98,14 +98,17 @@ class DaemonServer:
         """Start loading (or retry a failed load with a fresh engine); one load at a time."""
         if self._loading is not None and (self.loading or self.engine.state is not EngineState.ERROR):
             return self._loading
+        failed: Engine | None = None
         if self.engine.state is EngineState.ERROR:
             log.info("retrying the failed load (%s)", self.engine.error)
-            self.engine = self._factory()
+            failed, self.engine = self.engine, self._factory()
         self.loads += 1
-        self._loading = asyncio.create_task(self._load(), name="dglsp-daemon-load")
+        self._loading = asyncio.create_task(self._load(failed), name="dglsp-daemon-load")
         return self._loading
 
-    async def _load(self) -> None:
+    async def _load(self, failed: Engine | None) -> None:
+        if failed is not None:
+            await failed.close()  # its worker thread, if it has one
         try:
             await self.engine.start(self._broadcast_progress)
         except Exception:  # Engine.start should not raise; the state says what happened
