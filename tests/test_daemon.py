@@ -448,14 +448,38 @@ async def test_two_stdio_language_servers_share_one_daemon(runtime: Path, tiny_m
         assert all(isinstance(r, types.InlineCompletionList) for r in results)
         assert [c.messages for c in clients] == [[], []]
 
-        probe = connect_if_running(Settings(engine="auto", model=str(tiny_model_dir), device="cpu"))
+        settings = Settings(engine="auto", model=str(tiny_model_dir), device="cpu")
+        probe = connect_if_running(settings)
         assert probe is not None, "no daemon answers on the default socket"
         await probe.start()
         status = await probe.daemon_status()
         await probe.close()
         # One model load in one daemon served both editors' requests.
         assert status["loads"] == 1 and status["clients"] == 3 and status["served"] >= 2
-        assert next(runtime.glob("*.log")).read_text().count("listening on") == 1
+        log = next(runtime.glob("*.log"))
+        assert log.read_text().count("listening on") == 1
+
+        # The daemon dies: the editors keep getting answers (empty while it restarts), and
+        # once one daemon is back (both servers respawn it through the lock) they are served.
+        os.kill(status["pid"], signal.SIGKILL)
+        result = await asyncio.wait_for(clients[0].text_document_inline_completion_async(params), 10)
+        assert isinstance(result, types.InlineCompletionList)
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, "the editors were not served after the restart"
+            await asyncio.gather(*(c.text_document_inline_completion_async(params) for c in clients))
+            probe = connect_if_running(settings)
+            if probe is not None:
+                await probe.start()
+                status = await probe.daemon_status()
+                await probe.close()
+                if status["served"] >= 2:
+                    break
+            await asyncio.sleep(0.2)
+        assert log.read_text().count("listening on") == 2  # one new daemon, not one per editor
+        # A request that met the dead daemon told its editor why (once); nothing else was shown.
+        shown = [m.message for c in clients for m in c.messages]
+        assert all(RESTART_MESSAGE.rstrip(".") in message for message in shown), shown
     finally:
         for client in clients:
             await client.shutdown_session()
