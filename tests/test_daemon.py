@@ -40,6 +40,7 @@ SCRIPT = {
         {"when": "add(", "middle": "return a + b"},
         {"when": "slow", "middle": "x" * 40, "steps": 200, "step_delay_ms": 30},
         {"when": "fair", "middle": "ok", "steps": 3, "step_delay_ms": 40},
+        {"when": "burst", "middle": "last", "steps": 20, "step_delay_ms": 20},
         {"when": "OOM", "error": OOM},
     ],
 }
@@ -341,6 +342,30 @@ async def test_cancel_stops_within_one_step_and_frees_the_model(served: Path, en
     assert [r["prompt"] for r in await _records(engine, f"{tag} queued")] == []
     # The model is free again at once.
     assert (await asyncio.wait_for(_drafts(engine, InfillRequest("add(")), 3))[-1].final
+
+
+async def test_a_burst_of_superseding_requests_ends_with_only_the_last_answered(
+    served: Path, engines
+) -> None:
+    engine = engines(engine=str(served))
+    await engine.start()
+    tag = uuid.uuid4().hex
+    tokens: list[CancelToken] = []
+    tasks = []
+    for n in range(50):  # each keystroke's request supersedes the one before
+        if tokens:
+            tokens[-1].cancel("superseded")
+        tokens.append(CancelToken())
+        request = InfillRequest(f"burst {tag} {n}", steps=20)
+        tasks.append(asyncio.ensure_future(_drafts(engine, request, tokens[-1])))
+        await asyncio.sleep(0.005)
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
+    assert all(isinstance(r, Cancelled) for r in results[:-1]), results
+    assert results[-1][-1].final and results[-1][-1].text == "last"
+    records = await _records(engine, tag)
+    assert records[-1]["prompt"].endswith(" 49") and records[-1]["outcome"] == "done"
+    for record in records[:-1]:  # the ones that reached the model at all stopped at once
+        assert record["outcome"] == "cancelled" and record["steps_run"] <= 3, record
 
 
 async def test_a_client_that_disconnects_has_its_requests_dropped(served: Path, engines) -> None:
