@@ -35,33 +35,50 @@ class DaemonOptions:
     idle_exit_s: float | None = None  # stop after this long without clients; None: never
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGINT before the event loop took the signals over."""
+
+
 def run(options: DaemonOptions) -> int:
     """Serve until SIGTERM or SIGINT. Raises ClaimError when the socket cannot be taken."""
+    # Until the event loop handles them, a signal must still release the socket (the
+    # default action would leave it behind), so it unwinds through the `finally` below.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop_early)
     model = wire.model_identity(options.model)
     path = options.socket or wire.default_socket(model, options.device)
-    claim = claim_socket(path, private_dir=options.socket is None or path.parent == wire.runtime_dir())
-    info = DaemonInfo(model, options.device, str(claim.files.socket))
-    log.info(
-        "dglsp serve %s listening on %s (pid %d): model %s on %s",
-        __version__,
-        info.socket,
-        os.getpid(),
-        model,
-        options.device,
-    )
+    load_unfinished = False
     try:
-        load_unfinished = asyncio.run(
-            _serve(DaemonServer(_engine_factory(options, model), info, options.idle_exit_s), claim)
+        claim = claim_socket(path, private_dir=options.socket is None or path.parent == wire.runtime_dir())
+    except _Stopped:
+        return EXIT_OK
+    try:
+        info = DaemonInfo(model, options.device, str(claim.files.socket))
+        log.info(
+            "dglsp serve %s listening on %s (pid %d): model %s on %s",
+            __version__,
+            info.socket,
+            os.getpid(),
+            model,
+            options.device,
         )
+        server = DaemonServer(_engine_factory(options, model), info, options.idle_exit_s)
+        load_unfinished = asyncio.run(_serve(server, claim))
+    except _Stopped:
+        log.info("stopped while starting")
     finally:
         claim.release()
-        log.info("dglsp serve stopped; removed %s", info.socket)
+        log.info("dglsp serve stopped; removed %s", claim.files.socket)
     if load_unfinished:
         # A load cannot be interrupted (it runs in the engine's thread, possibly for minutes):
         # the socket is gone and nothing else needs saving, so do not wait for it.
         logging.shutdown()
         os._exit(EXIT_OK)
     return EXIT_OK
+
+
+def _stop_early(signum: int, frame: object) -> None:
+    raise _Stopped(signal.Signals(signum).name)
 
 
 async def _serve(server: DaemonServer, claim: Claim) -> bool:
