@@ -1,0 +1,251 @@
+"""`dglsp bench engine|overhead`: the benchmarks behind docs/benchmarks.md.
+
+A readable report by default; `--json` prints the machine-readable one and `--output FILE`
+also writes it to a file. Every report records the device, date, commit, versions and the
+command line, so a figure keeps its provenance wherever it is copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from dglsp.cli.common import EXIT_OK, CliError
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure the engine or the server's own overhead",
+        description="Benchmarks. Results and how to read them: docs/benchmarks.md.",
+    )
+    benches = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
+    _add_engine(benches)
+    _add_overhead(benches)
+
+
+def _add_engine(benches: Any) -> None:
+    parser = benches.add_parser(
+        "engine",
+        help="latency of the engine through the server's code, vs the floor and autoregressive decoding",
+        description=(
+            "Prefill cold vs warm, time to first draft, per-step latency, total latency by canvas "
+            "policy and strategy, stopping, cancellation and peak memory, with the physical floor and "
+            "an autoregressive model of the same geometry measured in the same run."
+        ),
+    )
+    source = parser.add_argument_group("model (one of)")
+    source.add_argument(
+        "--model",
+        metavar="M",
+        default=argparse.SUPPRESS,
+        help="a model directory or cached Hugging Face id, loaded the way the server loads it",
+    )
+    source.add_argument(
+        "--config",
+        choices=["tiny", "small", "full"],
+        help="a geometry: tiny (the test model, written to a temporary directory), small (the "
+        "bundled model's size) or full (the released DiffusionGemma); default tiny",
+    )
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="build --config small|full with random weights directly on the device",
+    )
+    parser.add_argument(
+        "--device", metavar="D", default=argparse.SUPPRESS, help="auto (default), cpu, cuda, cuda:1, ..."
+    )
+    parser.add_argument(
+        "--repeat", type=_positive, default=5, metavar="N", help="runs per figure (default 5)"
+    )
+    parser.add_argument(
+        "--steps", type=_positive, default=48, metavar="N", help="most denoising steps (default 48)"
+    )
+    parser.add_argument(
+        "--prefill-tokens",
+        type=_sizes,
+        default=(512, 2048),
+        metavar="N,N",
+        help="prompt sizes for cold vs warm prefill (default 512,2048)",
+    )
+    parser.add_argument(
+        "--middles",
+        type=_sizes,
+        default=(8, 32, 64, 256),
+        metavar="N,N",
+        help="middle lengths for the floor and baseline table, capped by the canvas (default 8,32,64,256)",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the autoregressive baseline (it builds a second model)",
+    )
+    _add_common(parser)
+
+
+def _add_overhead(benches: Any) -> None:
+    parser = benches.add_parser(
+        "overhead",
+        help="the server's own time per keystroke (engine excluded) on generated files",
+        description=(
+            "Type a line into generated Python and JavaScript files and time every stage the "
+            "server runs per keystroke: JSON-RPC, document update and incremental parse, position "
+            "conversion, carving, prompt building and post-processing."
+        ),
+    )
+    parser.add_argument(
+        "--lines",
+        type=_sizes,
+        default=(100, 1000, 10_000),
+        metavar="N,N",
+        help="file sizes (default 100,1000,10000)",
+    )
+    parser.add_argument(
+        "--repeat", type=_positive, default=3, metavar="N", help="times the line is typed (default 3)"
+    )
+    parser.add_argument(
+        "--languages",
+        type=_languages,
+        default=("python", "javascript"),
+        metavar="L,L",
+        help="python,javascript",
+    )
+    parser.add_argument(
+        "--no-profile", action="store_true", help="skip the cProfile pass on the largest file"
+    )
+    _add_common(parser)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        metavar="N",
+        help="torch CPU threads (default: torch's); 1 on a shared host",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--output", metavar="FILE", type=Path, help="also write the JSON report to FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dglsp.bench.environment import environment
+    from dglsp.bench.render import render
+    from dglsp.bench.report import dumps, envelope, write_report
+
+    threads = _set_threads(args.threads)
+    if args.bench == "engine":
+        body = _run_engine(args)
+        device = body["engine"]["device"]
+    else:
+        body = _run_overhead(args)
+        device = "cpu"
+    env = environment(device, _argv(args))
+    env["torch_threads"] = threads
+    report = envelope(args.bench, env, body)
+    if args.output:
+        write_report(args.output, report)
+    print(dumps(report) if args.json else render(report), end="" if not args.json else "\n")
+    return EXIT_OK
+
+
+def _run_engine(args: argparse.Namespace) -> dict[str, Any]:
+    from dglsp.bench.engine_bench import EngineOptions, run_engine
+
+    model = getattr(args, "model", None)
+    if model and args.config:
+        raise CliError("give --model or --config, not both")
+    if args.random_weights and (model or args.config == "tiny"):
+        raise CliError(
+            "--random-weights builds --config small or full; --model and --config tiny have weights"
+        )
+    options = EngineOptions(
+        model=model,
+        config=args.config or "tiny",
+        random_weights=args.random_weights,
+        device=getattr(args, "device", None) or "auto",
+        repeat=args.repeat,
+        steps=args.steps,
+        prefill_tokens=tuple(args.prefill_tokens),
+        middles=tuple(args.middles),
+        baseline=not args.no_baseline,
+    )
+    return run_engine(options)
+
+
+def _run_overhead(args: argparse.Namespace) -> dict[str, Any]:
+    from dglsp.bench.overhead import OverheadOptions, run_overhead
+
+    options = OverheadOptions(
+        lines=tuple(args.lines),
+        repeat=args.repeat,
+        languages=tuple(args.languages),
+        profile=not args.no_profile,
+    )
+    return run_overhead(options)
+
+
+def _set_threads(threads: int | None) -> int:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    """The command as typed when run as `dglsp`; otherwise (a test calling run()) the
+    equivalent command rebuilt from the parsed options."""
+    first = Path(sys.argv[0]).name if sys.argv else ""
+    if first == "dglsp" or (first == "__main__.py" and "dglsp" in sys.argv[0]):
+        return ["dglsp", *sys.argv[1:]]
+    return shlex.split(_canonical(args))
+
+
+def _canonical(args: argparse.Namespace) -> str:
+    parts = ["dglsp", "bench", args.bench]
+    skip = {"bench", "command", "stdio", "log_level", "log_file", "json", "output"}
+    for key, value in sorted(vars(args).items()):
+        if key in skip or value in (None, False):
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, tuple | list):
+            parts += [flag, ",".join(str(item) for item in value)]
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
+
+
+def _positive(raw: str) -> int:
+    value = _integer(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {raw!r}")
+    return value
+
+
+def _sizes(raw: str) -> tuple[int, ...]:
+    values = tuple(_positive(part.strip()) for part in raw.split(",") if part.strip())
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {raw!r}")
+    return values
+
+
+def _languages(raw: str) -> tuple[str, ...]:
+    from dglsp.bench.sources import LANGUAGES
+
+    values = tuple(part.strip() for part in raw.split(",") if part.strip())
+    unknown = [value for value in values if value not in LANGUAGES]
+    if unknown or not values:
+        raise argparse.ArgumentTypeError(f"languages must be among {', '.join(LANGUAGES)}, got {raw!r}")
+    return values
+
+
+def _integer(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
