@@ -236,12 +236,8 @@ class _Session:
         timed("pygls_sync", lambda: self.document.text != self.theirs.source)
         self.cursor += len(character)
 
-        request = timed(
-            "jsonrpc",
-            lambda: self._structure(
-                self._inline_json(*self._position(self.cursor)), types.InlineCompletionParams
-            ),
-        )
+        request_message = self._inline_json(*self._position(self.cursor))  # the client's work
+        request = timed("jsonrpc", lambda: self._structure(request_message, types.InlineCompletionParams))
         snapshot = self.document.snapshot()
         position = request.position
         cursor = timed(
