@@ -27,7 +27,7 @@ class Settings:
     device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
     # Where the model runs: "inprocess" (inside this server), "auto" (the user's resident
     # `dglsp serve`, started when none runs), a socket path, or an OpenAI-compatible URL.
-    engine: str = "inprocess"
+    engine: str = "auto"
     strategy: Strategy = "prompt"
     canvas_policy: CanvasPolicy = "auto"  # auto: short canvas mid-line, the model's canvas otherwise
     canvas_length: int = 0  # 0: the model's own canvas length (config.canvas_length)

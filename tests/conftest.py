@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Daemons started by tests (engine "auto" is the default) live in a runtime dir of the
+    test run, never the user's, and are killed when the run ends."""
+    from dglsp.testing.daemons import kill_daemons
+
+    path = tmp_path_factory.mktemp("runtime")
+    previous = os.environ.get("DGLSP_RUNTIME_DIR")
+    os.environ["DGLSP_RUNTIME_DIR"] = str(path)
+    yield path
+    kill_daemons(path)
+    if previous is None:
+        os.environ.pop("DGLSP_RUNTIME_DIR", None)
+    else:
+        os.environ["DGLSP_RUNTIME_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

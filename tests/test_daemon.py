@@ -31,6 +31,7 @@ from dglsp.config import Settings
 from dglsp.engine import wire
 from dglsp.engine.base import Cancelled, CancelToken, EngineError, EngineState, InfillRequest
 from dglsp.engine.daemon_client import RESTART_MESSAGE, DaemonEngine, connect_if_running
+from dglsp.testing.daemons import kill_daemons
 
 OOM = "The GPU ran out of memory for this completion; try a smaller contextBudget."
 SCRIPT = {
@@ -49,25 +50,13 @@ SCRIPT = {
 # --- fixtures ---
 
 
-def _kill_daemons(runtime: Path) -> None:
-    """SIGKILL every daemon whose pid file is in `runtime` (only dglsp daemons we started)."""
-    for pid_file in runtime.glob("*.pid"):
-        try:
-            pid = int(pid_file.read_text().strip() or 0)
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
-            continue
-        if pid and b"dglsp.daemon" in cmdline:
-            os.kill(pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def runtime(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A short runtime dir of our own (socket paths are limited to 107 bytes)."""
     path = tmp_path_factory.mktemp("rt")
     monkeypatch.setenv("DGLSP_RUNTIME_DIR", str(path))
     yield path
-    _kill_daemons(path)
+    kill_daemons(path)
 
 
 def _script(runtime: Path, **changes: object) -> Path:

@@ -159,8 +159,8 @@ def test_kv_reuse_gives_the_cold_run_text(tiny_model_dir, strategy):
     )
 
     async def run():
-        warm = create_engine(Settings(model=str(tiny_model_dir)))
-        cold = create_engine(Settings(model=str(tiny_model_dir)))
+        warm = create_engine(Settings(engine="inprocess", model=str(tiny_model_dir)))
+        cold = create_engine(Settings(engine="inprocess", model=str(tiny_model_dir)))
         await warm.start()
         await cold.start()
         await _texts(warm, first)
@@ -176,7 +176,7 @@ def test_kv_reuse_gives_the_cold_run_text(tiny_model_dir, strategy):
 
 def test_pinned_strategy_through_the_engine(tiny_model_dir):
     async def run():
-        engine = create_engine(Settings(model=str(tiny_model_dir)))
+        engine = create_engine(Settings(engine="inprocess", model=str(tiny_model_dir)))
         await engine.start()
         request = InfillRequest(
             "<bos>def f(x):\n    return ",

@@ -15,7 +15,7 @@ PROMPT = "<bos><|fim_suffix|>\n<|fim_prefix|>def add(a, b):\n    return<|fim_mid
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
-    engine = create_engine(Settings(model=str(tiny_model_dir), device="cpu"))
+    engine = create_engine(Settings(engine="inprocess", model=str(tiny_model_dir), device="cpu"))
     asyncio.run(engine.start())
     assert engine.state is EngineState.READY, engine.error
     return engine
@@ -33,7 +33,7 @@ def test_loads_through_save_pretrained_files(engine, tiny_model_dir):
 
 def test_progress_is_reported_while_loading(tiny_model_dir):
     seen = []
-    engine = create_engine(Settings(model=str(tiny_model_dir)))
+    engine = create_engine(Settings(engine="inprocess", model=str(tiny_model_dir)))
     asyncio.run(engine.start(seen.append))
     assert engine.state is EngineState.READY
     assert seen[0].percentage == 0 and seen[-1].percentage == 100
@@ -90,7 +90,7 @@ async def test_consumer_leaving_early_frees_the_engine(engine):
 
 
 async def test_missing_model_is_a_clear_error_not_an_exception(tmp_path):
-    engine = create_engine(Settings(model=str(tmp_path / "missing")))
+    engine = create_engine(Settings(engine="inprocess", model=str(tmp_path / "missing")))
     await engine.start()
     assert engine.state is EngineState.ERROR
     assert "does not exist" in engine.error and "--model" in engine.error

@@ -63,7 +63,7 @@ async def test_remote_infill_equals_the_in_process_engine(server_url, tiny_model
     assert remote.state is EngineState.READY, remote.error
     assert remote.canvas_length == 32 and remote.tokenizer.has_token("<|fim_middle|>")
 
-    local = create_engine(Settings(model=str(tiny_model_dir), device="cpu"))
+    local = create_engine(Settings(engine="inprocess", model=str(tiny_model_dir), device="cpu"))
     await local.start()
     assert local.state is EngineState.READY, local.error
 

@@ -108,7 +108,7 @@ async def test_engine_failure_is_an_engine_error():
 
 
 async def test_whole_path_on_the_real_tiny_model(tiny_model_dir):
-    settings = Settings(model=str(tiny_model_dir), steps=3, seed=1)
+    settings = Settings(engine="inprocess", model=str(tiny_model_dir), steps=3, seed=1)
     pipeline = Pipeline(create_engine(settings), settings)
     snapshot = _snapshot()
     cursor = SOURCE.index("ret\n") + 3

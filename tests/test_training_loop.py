@@ -147,7 +147,7 @@ def test_trained_directory_answers_through_the_engine(trained):
     assert tokenizer.has_token("<|fim_middle|>") and tokenizer.end_of_middle_ids >= {0, 1}
 
     async def drafts():
-        engine = create_engine(Settings(model=str(out), device="cpu"))
+        engine = create_engine(Settings(engine="inprocess", model=str(out), device="cpu"))
         await engine.start()
         assert engine.state is EngineState.READY, engine.error
         prompt = "<bos><|fim_suffix|>\n<|fim_prefix|>def area(w, h):\n    return<|fim_middle|>"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -62,9 +63,14 @@ def run(args: argparse.Namespace) -> int:
 
 async def _complete(args: argparse.Namespace, settings: Settings, snapshot: Snapshot, cursor: int) -> int:
     from dglsp.engine import CancelToken, EngineError, EngineState, create_engine
+    from dglsp.engine.daemon_client import connect_if_running
     from dglsp.pipeline import Pipeline
 
-    engine = create_engine(settings)
+    # A one-shot command uses a running `dglsp serve` but never leaves a resident one behind.
+    auto = settings.engine.strip() == "auto"
+    engine = connect_if_running(settings) if auto else None
+    if engine is None:
+        engine = create_engine(dataclasses.replace(settings, engine="inprocess") if auto else settings)
     cancel = CancelToken()
     try:
         progress = ProgressPrinter()

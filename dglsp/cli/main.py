@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from dglsp import __version__
-from dglsp.cli import complete, context, doctor, stdio, train
+from dglsp.cli import complete, context, doctor, serve, stdio, train
 from dglsp.cli.common import EXIT_USAGE, CliError, add_model_flags, print_error, setup_logging
 from dglsp.engine import EngineError
 
-_COMMANDS = {"complete": complete, "context": context, "doctor": doctor, "train": train}
+_COMMANDS = {"complete": complete, "context": context, "doctor": doctor, "serve": serve, "train": train}
 
 
 def build_parser() -> argparse.ArgumentParser:
