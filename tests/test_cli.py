@@ -459,3 +459,27 @@ async def test_stdio_flags_reach_the_server(tmp_path: Path) -> None:
     logs = log_file.read_text(encoding="utf-8")
     assert " DEBUG " in logs  # --log-level debug
     assert str(missing) in logs
+
+
+def test_complete_with_an_unreachable_remote_engine_names_the_url(tiny_model_dir: Path) -> None:
+    # Port 9 (discard) has no HTTP server here: the engine flag must reach the engine choice.
+    url = "http://127.0.0.1:9/v1"
+    result = run_dglsp("complete", _stats_cursor(), "--engine", url, "--model", str(tiny_model_dir))
+    assert result.returncode == 2
+    assert "127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_complete_does_not_leave_a_daemon_behind(tiny_model_dir: Path, tmp_path: Path) -> None:
+    runtime = tmp_path / "rt"
+    result = run_dglsp(
+        "complete",
+        _stats_cursor(),
+        "--model",
+        str(tiny_model_dir),
+        "--steps",
+        "2",
+        env={"DGLSP_RUNTIME_DIR": str(runtime)},
+    )
+    assert result.returncode == 0, result.stderr
+    # With no dglsp serve running, the one-shot command ran the model in-process.
+    assert not runtime.exists() or (not any(runtime.glob("*.pid")) and not any(runtime.glob("*.sock")))

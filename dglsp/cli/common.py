@@ -124,6 +124,7 @@ def offset_to_line_col(text: str, offset: int) -> list[int]:
 _SETTING_FLAGS = {
     "model": "model",
     "device": "device",
+    "engine": "engine",
     "steps": "steps",
     "seed": "seed",
     "entropy_bound": "entropyBound",
@@ -146,6 +147,17 @@ def add_model_flags(parser: argparse.ArgumentParser, *, suppress: bool = False) 
         metavar="D",
         default=default,
         help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1, ... (default: auto)",
+    )
+
+
+def add_engine_flag(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """--engine: where the model runs (see the `engine` setting)."""
+    parser.add_argument(
+        "--engine",
+        metavar="E",
+        default=argparse.SUPPRESS if suppress else None,
+        help="auto (the resident `dglsp serve`, started when none runs), inprocess, a socket path, "
+        "or an OpenAI-compatible URL (default: auto)",
     )
 
 

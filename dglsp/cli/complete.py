@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dglsp.cli.common import (
     EXIT_OK,
     ProgressPrinter,
+    add_engine_flag,
     add_model_flags,
     cursor_offset,
     load_document,
@@ -40,6 +41,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("location", metavar="FILE:LINE:COL", help="1-based line and column (characters)")
     add_model_flags(parser, suppress=True)
+    add_engine_flag(parser, suppress=True)
     parser.add_argument("--steps", type=int, metavar="N", help="most denoising steps (default 48)")
     parser.add_argument("--seed", type=int, metavar="S", help="seed of the starting canvas (default 0)")
     parser.add_argument(

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 
 from dglsp import __version__
 from dglsp.cli import complete, context, doctor, serve, stdio, train
-from dglsp.cli.common import EXIT_USAGE, CliError, add_model_flags, print_error, setup_logging
+from dglsp.cli.common import (
+    EXIT_USAGE,
+    CliError,
+    add_engine_flag,
+    add_model_flags,
+    print_error,
+    setup_logging,
+)
 from dglsp.engine import EngineError
 
 _COMMANDS = {"complete": complete, "context": context, "doctor": doctor, "serve": serve, "train": train}
@@ -28,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dglsp {__version__}")
     parser.add_argument("--stdio", action="store_true", help="run the language server on stdin/stdout")
     add_model_flags(parser)
+    add_engine_flag(parser)
     parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
