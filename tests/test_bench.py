@@ -94,7 +94,11 @@ def test_engine_prefill_cold_vs_warm(engine_report):
     assert prefill["warm"]["reused_tokens"]["p50"] > prefill["prompt_tokens"]["p50"] / 2
     for state in ("cold", "warm"):
         assert _figure_ok(prefill[state]["encode_ms"]) and _figure_ok(prefill[state]["first_draft_ms"])
+    from dglsp.bench.engine_bench import TYPED
+
+    assert prefill["keystrokes"] == len(TYPED) and 0 <= prefill["cache_misses"] < prefill["keystrokes"]
     assert isinstance(prefill["saved_ms_per_keystroke"], float)
+    assert isinstance(prefill["mean_saved_ms_per_keystroke"], float)
 
 
 def test_engine_policies_strategies_stopping_cancellation(engine_report):

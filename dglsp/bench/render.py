@@ -20,7 +20,8 @@ def render_engine(report: dict[str, Any]) -> str:
         f"max steps {report['options']['steps']}, {report['options']['repeat']} runs per figure "
         "(p50 / p95, ms)",
         "",
-        "Prefill: cold (empty prompt cache) vs warm (a character typed at the cursor)",
+        "Prefill: cold (empty prompt cache) vs warm (a line typed at the cursor, one request per "
+        "keystroke; 'misses': keystrokes that reused nothing from the cache)",
         table(
             [
                 "budget",
@@ -28,7 +29,9 @@ def render_engine(report: dict[str, Any]) -> str:
                 "cold encode",
                 "warm encode",
                 "reused tokens",
+                "misses",
                 "saved/keystroke",
+                "mean saved",
                 "first draft cold",
                 "first draft warm",
             ],
@@ -39,7 +42,9 @@ def render_engine(report: dict[str, Any]) -> str:
                     p50_p95(row["cold"]["encode_ms"]),
                     p50_p95(row["warm"]["encode_ms"]),
                     row["warm"]["reused_tokens"]["p50"],
+                    f"{row['cache_misses']}/{row['keystrokes']}",
                     row["saved_ms_per_keystroke"],
+                    row["mean_saved_ms_per_keystroke"],
                     p50_p95(row["cold"]["first_draft_ms"]),
                     p50_p95(row["warm"]["first_draft_ms"]),
                 ]
