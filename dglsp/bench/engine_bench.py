@@ -2,13 +2,15 @@
 physical floor and an autoregressive model of the same geometry, measured in one run.
 
 Sections (each figure p50/p95 over `repeat` runs, after one unrecorded warm-up):
-- prefill: cold (empty prompt cache) vs warm (the same file, a few characters typed at the
-  cursor, so the cached prompt start is reused) for prompts of about 512 and 2,048 tokens;
+- prefill: cold (empty prompt cache) vs warm (the same file while a line is typed at the
+  cursor, a request per keystroke, reusing the cached prompt start) for prompts of about 512
+  and 2,048 tokens, with the keystrokes that missed the cache;
 - canvas policy: mid-line (16 cells), line end (64) and empty line (the whole canvas) in
   examples/stats.py: total latency, time to first draft, per-step latency, steps;
 - strategy: prompt-side FIM vs the pinned suffix, at the holes of the example files;
 - stopping: steps and time with and without infill-aware stopping, same prompt and seed;
-- cancellation: from CancelToken.cancel() to the stream raising Cancelled;
+- cancellation: from CancelToken.cancel() to the stream raising Cancelled, cancelling when a
+  draft arrives and half a step later;
 - middles: 8, 32, 64 and 256 cells (capped by the canvas) next to the floor and the
   autoregressive baseline, with their ratios;
 - memory: peak CUDA memory, or the process's peak RSS on a CPU.

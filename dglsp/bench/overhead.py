@@ -207,6 +207,7 @@ class _Session:
 
         from dglsp.carve import carve
         from dglsp.documents import position_to_offset
+        from dglsp.pipeline import SUFFIX_LOOKAHEAD_CHARS
         from dglsp.postprocess import detect_style, finalize, for_draft
         from dglsp.server.edits import single_line_edit, to_range
 
@@ -253,8 +254,6 @@ class _Session:
         middle = MIDDLES[self.source.language]
 
         def postprocess():
-            from dglsp.pipeline import SUFFIX_LOOKAHEAD_CHARS
-
             style = detect_style(snapshot.text)
             after = snapshot.text[cursor : cursor + SUFFIX_LOOKAHEAD_CHARS].replace("\r\n", "\n")
             final = finalize(middle, after, style)
