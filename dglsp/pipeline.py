@@ -18,7 +18,7 @@ from dglsp.carve import Region, carve
 from dglsp.config import Settings
 from dglsp.documents import Snapshot, offset_to_position
 from dglsp.engine.base import CancelToken, Engine, EngineError, EngineState, InfillRequest
-from dglsp.postprocess import DocumentStyle, detect_style, finalize, for_draft
+from dglsp.postprocess import detect_style, finalize, for_draft
 from dglsp.prompt import EstimatedTokenizer, Prompt, build_prompt, choose_template, plain_template
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Pipeline:
         text = snapshot.text
         start = _word_start(text, cursor)
         typed = text[start:cursor]
-        style = _style(text)
+        style = detect_style(text)
         settings = self.settings
         request = InfillRequest(
             prompt=context.prompt.text,
@@ -194,11 +194,6 @@ def _word_start(text: str, cursor: int) -> int:
     while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
         start -= 1
     return start
-
-
-@functools.lru_cache(maxsize=16)
-def _style(text: str) -> DocumentStyle:
-    return detect_style(text)
 
 
 @functools.lru_cache(maxsize=8)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from dglsp import __version__
-from dglsp.cli import complete, context, doctor, serve, stdio, train
+from dglsp.cli import bench, complete, context, doctor, serve, stdio, train
 from dglsp.cli.common import (
     EXIT_USAGE,
     CliError,
@@ -23,7 +23,14 @@ from dglsp.cli.common import (
 )
 from dglsp.engine import EngineError
 
-_COMMANDS = {"complete": complete, "context": context, "doctor": doctor, "serve": serve, "train": train}
+_COMMANDS = {
+    "bench": bench,
+    "complete": complete,
+    "context": context,
+    "doctor": doctor,
+    "serve": serve,
+    "train": train,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 
-SAMPLE_LINES = 2000  # enough to see the style; bounded so huge files cost nothing
+# The file's first lines show its style; reading only them keeps this O(1) per request
+# however large the file (it runs on every completion).
+SAMPLE_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -15,12 +18,17 @@ class DocumentStyle:
 
 
 def detect_style(text: str) -> DocumentStyle:
-    head = text[:200_000]
+    # Keyed by the sampled head: typing anywhere after it reuses the answer.
+    return _detect(text[:SAMPLE_CHARS])
+
+
+@functools.lru_cache(maxsize=64)
+def _detect(head: str) -> DocumentStyle:
     newline = "\r\n" if head.count("\r\n") * 2 > head.count("\n") else "\n"
     tabs = 0
     widths: Counter[int] = Counter()
     previous = 0
-    for line in head.splitlines()[:SAMPLE_LINES]:
+    for line in head.splitlines():
         if not line.strip():
             continue
         if line.startswith("\t"):
