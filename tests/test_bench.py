@@ -24,6 +24,7 @@ from dglsp.bench.stats import percentile, summary
 from dglsp.cli import bench as bench_cli
 from dglsp.cli.common import CliError
 from dglsp.engine.base import EngineError
+from dglsp.model.configs import SMALL_VISION_CONFIG
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -182,7 +183,7 @@ def _full_shaped_but_narrow():
         sliding_window=64,
         max_position_embeddings=4096,
     )
-    return DiffusionGemmaConfig(text_config=text, vision_config=dict(models._SMALL_VISION), canvas_length=32)
+    return DiffusionGemmaConfig(text_config=text, vision_config=dict(SMALL_VISION_CONFIG), canvas_length=32)
 
 
 def test_random_weights_path_runs_the_engine_end_to_end(monkeypatch, capsys):

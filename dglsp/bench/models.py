@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dglsp.engine.base import ModelUnavailable
+from dglsp.model.configs import SMALL_VISION_CONFIG
 
 if TYPE_CHECKING:
     import torch
@@ -49,18 +50,6 @@ FULL_TEXT_CONFIG: dict[str, Any] = {
 }
 FULL_CANVAS_LENGTH = 256
 
-_SMALL_VISION = {
-    "model_type": "gemma4_vision",
-    "hidden_size": 8,
-    "intermediate_size": 16,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 1,
-    "num_key_value_heads": 1,
-    "head_dim": 8,
-    "patch_size": 4,
-    "position_embedding_size": 16,
-}
-
 
 def diffusion_config(name: str):
     """The DiffusionGemmaConfig of a named geometry ('small' or 'full')."""
@@ -74,7 +63,7 @@ def diffusion_config(name: str):
 
         return DiffusionGemmaConfig(
             text_config=dict(FULL_TEXT_CONFIG),
-            vision_config=dict(_SMALL_VISION),
+            vision_config=dict(SMALL_VISION_CONFIG),
             canvas_length=FULL_CANVAS_LENGTH,
         )
     raise ValueError(f"no in-memory geometry named {name!r} (expected small or full)")

@@ -118,6 +118,8 @@ def build_tokenizer(chat: bool = False):
 def tiny_config(vocab_size: int, canvas_length: int = CANVAS_LENGTH):
     from transformers import DiffusionGemmaConfig
 
+    from dglsp.model.configs import SMALL_VISION_CONFIG
+
     text = {
         "vocab_size": vocab_size,
         "hidden_size": 64,
@@ -137,27 +139,17 @@ def tiny_config(vocab_size: int, canvas_length: int = CANVAS_LENGTH):
         "eos_token_id": 1,
         "bos_token_id": 2,
     }
-    # A small vision tower: the default one would add ~166M parameters.
-    vision = {
-        "model_type": "gemma4_vision",
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 1,
-        "head_dim": 16,
-    }
-    return DiffusionGemmaConfig(text_config=text, vision_config=vision, canvas_length=canvas_length)
+    return DiffusionGemmaConfig(
+        text_config=text, vision_config=dict(SMALL_VISION_CONFIG), canvas_length=canvas_length
+    )
 
 
 def write_tiny_model(directory: str | Path, seed: int = 0, chat: bool = False) -> Path:
     """Build and save the tiny model + tokenizer; returns the directory."""
     import torch
     from transformers import DiffusionGemmaForBlockDiffusion
-    from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
-        DiffusionGemmaGenerationConfig,
-        EntropyBoundSamplerConfig,
-    )
+
+    from dglsp.model.configs import generation_config
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -166,18 +158,7 @@ def write_tiny_model(directory: str | Path, seed: int = 0, chat: bool = False) -
 
     torch.manual_seed(seed)
     model = DiffusionGemmaForBlockDiffusion(tiny_config(len(tokenizer))).eval()
-    model.generation_config = DiffusionGemmaGenerationConfig(
-        max_new_tokens=CANVAS_LENGTH,
-        max_denoising_steps=48,
-        sampler_config=EntropyBoundSamplerConfig(entropy_bound=0.1),
-        t_min=0.4,
-        t_max=0.8,
-        stability_threshold=1,
-        confidence_threshold=0.005,
-        bos_token_id=2,
-        pad_token_id=0,
-        eos_token_id=[1],
-    )
+    model.generation_config = generation_config(CANVAS_LENGTH)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     (directory / "README.md").write_text(

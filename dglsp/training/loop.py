@@ -99,13 +99,14 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
     from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion
 
     from dglsp.config import Settings
+    from dglsp.model.configs import generation_config
     from dglsp.model.loading import choose_device
     from dglsp.model.tokenizer import ModelTokenizer
     from dglsp.training.batch import collate
     from dglsp.training.checkpoint import load_model, load_state, save_checkpoint
     from dglsp.training.examples import ExampleBuilder
     from dglsp.training.objective import ObjectiveSettings, diffusion_loss
-    from dglsp.training.presets import PRESETS, generation_config, model_config
+    from dglsp.training.presets import PRESETS, model_config
     from dglsp.training.progress import ProgressBar
     from dglsp.training.tokenizer import sample_texts, train_tokenizer
 

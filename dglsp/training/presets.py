@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dglsp.model.configs import SMALL_VISION_CONFIG
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -67,36 +69,6 @@ def model_config(preset: Preset, vocab_size: int, canvas_length: int):
         "eos_token_id": 1,
         "bos_token_id": 2,
     }
-    vision = {
-        "model_type": "gemma4_vision",
-        "hidden_size": 8,
-        "intermediate_size": 16,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 1,
-        "num_key_value_heads": 1,
-        "head_dim": 8,
-        "patch_size": 4,
-        "position_embedding_size": 16,
-    }
-    return DiffusionGemmaConfig(text_config=text, vision_config=vision, canvas_length=canvas_length)
-
-
-def generation_config(canvas_length: int):
-    """The sampler defaults of the released checkpoint, with this model's canvas and ids."""
-    from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
-        DiffusionGemmaGenerationConfig,
-        EntropyBoundSamplerConfig,
-    )
-
-    return DiffusionGemmaGenerationConfig(
-        max_new_tokens=canvas_length,
-        max_denoising_steps=48,
-        sampler_config=EntropyBoundSamplerConfig(entropy_bound=0.1),
-        t_min=0.4,
-        t_max=0.8,
-        stability_threshold=1,
-        confidence_threshold=0.005,
-        bos_token_id=2,
-        pad_token_id=0,
-        eos_token_id=[1],
+    return DiffusionGemmaConfig(
+        text_config=text, vision_config=dict(SMALL_VISION_CONFIG), canvas_length=canvas_length
     )
