@@ -1,9 +1,8 @@
 """textDocument/didOpen, didChange, didClose: our own Documents, updated incrementally.
 
-pygls has already applied each change to its own copy of the text when these run, so each
-change range is converted with the negotiated encoding against *our* text, change by
-change, as the client meant it. Our text is then compared with pygls' copy: they only
-differ on a bug or a client error, and pygls' copy (what the client and pygls agree on) wins.
+Our Document is the only up-to-date copy of the text (pygls' is not updated after didOpen:
+see server/lsp_protocol.py). Each change range is converted with the negotiated encoding
+against our text, change by change, as the client meant it.
 """
 
 from __future__ import annotations
@@ -48,7 +47,6 @@ def did_change(ls: DglspServer, params: types.DidChangeTextDocumentParams) -> No
                 document.replace_all(change.text, version)
     except Exception:
         log.exception("applying a change to %s failed", uri)
-    _check_in_sync(ls, document, version)
 
 
 def did_close(ls: DglspServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -67,12 +65,3 @@ def _offsets(text: str, range_: types.Range, encoding: str) -> tuple[int, int]:
 
     start, end = offset(range_.start), offset(range_.end)
     return min(start, end), max(start, end)
-
-
-def _check_in_sync(ls: DglspServer, document: Document, version: int) -> None:
-    theirs = ls.workspace.get_text_document(document.uri).source
-    if document.text != theirs:
-        log.warning(
-            "%s: our text differs from the client's after version %s; resynchronised", document.uri, version
-        )
-        document.replace_all(theirs, version)
