@@ -6,7 +6,7 @@ import pytest
 
 from dglsp.model.tokenizer import load_tokenizer
 from dglsp.prompt import EstimatedTokenizer, build_prompt, choose_template
-from dglsp.prompt.budget import fit_to_budget, keep_head, keep_tail
+from dglsp.prompt.budget import TRIM_BLOCK_LINES, fit_to_budget, keep_head, keep_tail
 from dglsp.prompt.canvas import LINE_END_CANVAS, MID_LINE_CANVAS, canvas_length_for
 
 
@@ -137,3 +137,25 @@ def test_canvas_setting_overrides_and_never_exceeds_the_model():
     assert canvas_length_for("auto", 48, 256, "x", ")") == 48
     assert canvas_length_for("auto", 999, 32, "", "") == 32
     assert canvas_length_for("fixed", 0, 256, "x", ")") == 256
+
+
+def test_typing_at_the_cursor_keeps_a_trimmed_prompt_start_in_place(fim_tokenizer):
+    # A long function: its start must be trimmed. While the user types on the cursor's line,
+    # the first kept line may move only in whole blocks, so the cached prompt start (the
+    # encoder checkpoint) stays valid for most keystrokes.
+    body = "".join(f"    total_{i} = compute(value_{i}, factor={i})\n" for i in range(300))
+    starts = []
+    typed = ""
+    for character in "result = " + " + ".join(f"total_{i} * scale_{i}" for i in range(12)):
+        typed += character
+        prompt = _build(fim_tokenizer, prefix="def f():\n" + body + "    " + typed, suffix="\n", budget=400)
+        assert prompt.total_tokens <= 400
+        assert prompt.prefix.endswith("    " + typed)
+        starts.append(prompt.prefix.split("\n", 1)[0])
+    # About 130 tokens typed: dropping lines one by one would move the start to about 8 lines;
+    # with blocks it takes at most two (the token count of the line being typed can go down as
+    # well as up, so it may flip between them briefly at a block boundary).
+    assert len(set(starts)) <= 2, sorted(set(starts))
+    # And the cut is on a block boundary counted from the function's first line.
+    first_kept = ("def f():\n" + body).split("\n").index(starts[-1])
+    assert first_kept % TRIM_BLOCK_LINES == 0

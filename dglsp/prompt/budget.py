@@ -17,6 +17,11 @@ SUFFIX_SHARE = 0.25
 CONTEXT_SHARE = 0.15
 # More characters than this per budget token cannot fit in any tokenizer: cut before counting.
 MAX_CHARS_PER_TOKEN = 8
+# When the start of a text must go, it goes in blocks of this many lines, counted from the
+# text's own start (for the prefix, the carved function's first line). While the user types
+# at the cursor the cut then stays on the same line for a block's worth of growth, so the
+# prompt's start, and the encoder cache checkpoint built on it, stays valid.
+TRIM_BLOCK_LINES = 8
 
 
 @dataclass(frozen=True)
@@ -83,14 +88,24 @@ def _keep(text: str, max_tokens: int, count: Count, from_end: bool) -> tuple[str
         used += cost
     if from_end:
         kept.reverse()
+        kept = _cut_at_block(lines_total=len(lines), kept=kept)
     result = "".join(kept)
     # Per-line counts can differ slightly from the joined count: drop far lines until it fits.
     used = count(result)
     while used > max_tokens and len(kept) > 1:
-        kept.pop(0 if from_end else -1)
+        kept = _cut_at_block(len(lines), kept[1:]) if from_end else kept[:-1]
         result = "".join(kept)
         used = count(result)
     return result, used
+
+
+def _cut_at_block(lines_total: int, kept: list[str]) -> list[str]:
+    """Round the first kept line up to a multiple of TRIM_BLOCK_LINES from the text's start."""
+    first = lines_total - len(kept)
+    if first == 0:
+        return kept
+    aligned = -(-first // TRIM_BLOCK_LINES) * TRIM_BLOCK_LINES
+    return kept[aligned - first :] if aligned < lines_total else kept[-1:]
 
 
 def _part_of_line(line: str, max_tokens: int, count: Count, from_end: bool) -> str:
@@ -106,7 +121,20 @@ def _part_of_line(line: str, max_tokens: int, count: Count, from_end: bool) -> s
 
 
 def _tail_chars(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[-limit:]
+    """At most `limit` characters from the end, dropping whole blocks of lines from the start
+    (see TRIM_BLOCK_LINES), so what is left keeps the block boundaries of `text`."""
+    if len(text) <= limit:
+        return text
+    lines = text.splitlines(keepends=True)
+    excess = len(text) - limit
+    dropped = drop = 0
+    while dropped < excess and drop < len(lines):
+        dropped += len(lines[drop])
+        drop += 1
+    drop = -(-drop // TRIM_BLOCK_LINES) * TRIM_BLOCK_LINES
+    if drop >= len(lines):
+        return text[-limit:]  # the last lines alone are longer than the limit
+    return "".join(lines[drop:])
 
 
 def _head_chars(text: str, limit: int) -> str:
