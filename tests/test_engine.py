@@ -106,3 +106,13 @@ async def test_a_normal_finish_leaves_the_callers_token_alone(engine):
         drafts = await _drafts(engine, InfillRequest(PROMPT, steps=2), cancel)
         assert drafts[-1].final
         assert not cancel.cancelled
+
+
+async def test_close_lets_go_of_the_model_and_its_prompt_cache(tiny_model_dir):
+    engine = create_engine(Settings(engine="inprocess", model=str(tiny_model_dir)))
+    await engine.start()
+    await _drafts(engine, InfillRequest(PROMPT, steps=1))
+    await engine.close()
+    assert engine.state is EngineState.STOPPED
+    # Nothing left that holds the weights or KV checkpoints in memory.
+    assert engine._model is None and engine._prompt_cache is None

@@ -78,10 +78,7 @@ async def opened_engine(choice: EngineChoice) -> AsyncIterator[InProcessEngine]:
                 raise EngineError(engine.error or "The model could not be loaded.")
             yield engine
         finally:
-            await engine.close()
-            # close() drops the model but the prompt cache still holds it (and its KV
-            # checkpoints): let go of both, or the baseline could not fit beside them.
-            engine._prompt_cache = None
+            await engine.close()  # frees the model and the prompt cache for the baseline
 
 
 def _create(choice: EngineChoice, scratch: Path) -> InProcessEngine:

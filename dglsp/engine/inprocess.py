@@ -225,7 +225,9 @@ class InProcessEngine:
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self._model = None
+        # The prompt cache holds the model and its KV checkpoints: drop both, so the memory
+        # is free for whatever loads next (another model, a benchmark's baseline).
+        self._model = self._prompt_cache = None
         self._state = EngineState.STOPPED
 
 
