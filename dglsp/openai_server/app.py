@@ -289,15 +289,19 @@ class _Answer:
             "choices": [choice],
         }
 
-    def chunk(self, draft: Draft) -> dict[str, Any]:
+    def _text_choice(self, draft: Draft) -> dict[str, Any]:
+        """The choice carrying the completion text, as vLLM sends it in a chunk or a whole answer."""
         self.last = draft
-        choice = {
+        return {
             "index": 0,
             "text": draft.text,
             "logprobs": None,
             "finish_reason": self._finish_reason(draft),
+            "stop_reason": None,
         }
-        choice["stop_reason"] = None
+
+    def chunk(self, draft: Draft) -> dict[str, Any]:
+        choice = self._text_choice(draft)
         if self.params.drafts:
             choice[wire.DRAFT_FIELD] = self._extension(draft)
         return self._envelope(choice)
@@ -319,15 +323,7 @@ class _Answer:
         return {**self._envelope({}), "choices": [], "usage": self.usage()}
 
     def whole(self, draft: Draft) -> dict[str, Any]:
-        self.last = draft
-        choice = {
-            "index": 0,
-            "text": draft.text,
-            "logprobs": None,
-            "finish_reason": self._finish_reason(draft),
-        }
-        choice["stop_reason"] = None
-        return {**self._envelope(choice), "usage": self.usage()}
+        return {**self._envelope(self._text_choice(draft)), "usage": self.usage()}
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
