@@ -143,3 +143,24 @@ async def scripted_lsp(tmp_path: Path):
     for session in sessions:
         await session.client.shutdown_session()
         await session.client.stop()
+
+
+# --- dglsp's OpenAI-compatible server in a thread (tests/test_openai_*.py) ---
+
+
+@pytest.fixture
+def serve():
+    """`url = serve(engine, **OpenAIServer options)`: the API root of a server on loopback;
+    every server started this way stops after the test."""
+    from dglsp.openai_server import OpenAIServer, ServerThread
+
+    threads: list[ServerThread] = []
+
+    def start(engine, **options) -> str:
+        thread = ServerThread(OpenAIServer(engine, **options))
+        threads.append(thread)
+        return thread.start()
+
+    yield start
+    for thread in threads:
+        thread.stop()

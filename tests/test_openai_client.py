@@ -20,7 +20,6 @@ from dglsp.config import Settings
 from dglsp.engine import Cancelled, CancelToken, EngineError, EngineState, InfillRequest, create_engine
 from dglsp.engine.openai_compat import OpenAICompatibleEngine
 from dglsp.engine.openai_compat.body import pinned_canvas
-from dglsp.openai_server import OpenAIServer, ServerThread
 from dglsp.prompt import EstimatedTokenizer
 from dglsp.testing.scripted_engine import Script, ScriptedEngine
 
@@ -32,21 +31,6 @@ SLOW = {"when": "slow", "middle": "x", "steps": 200, "step_delay_ms": 30}
 def scripted(**script: Any) -> ScriptedEngine:
     script.setdefault("rules", [{"when": "def add", "middle": MIDDLE}, SLOW])
     return ScriptedEngine(Script.from_dict(script))
-
-
-@pytest.fixture
-def serve():
-    """`url = serve(engine, **OpenAIServer options)`; servers stop after the test."""
-    threads: list[ServerThread] = []
-
-    def start(engine: Any, **options: Any) -> str:
-        thread = ServerThread(OpenAIServer(engine, **options))
-        threads.append(thread)
-        return thread.start()
-
-    yield start
-    for thread in threads:
-        thread.stop()
 
 
 async def connected(url: str, model: str = "not/a-local-model", **options: Any) -> OpenAICompatibleEngine:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from dglsp.openai_server import Defaults, OpenAIServer, ServerThread
+from dglsp.openai_server import Defaults
 from dglsp.openai_server.validation import SUFFIX_MESSAGE
 from dglsp.testing.scripted_engine import Script, ScriptedEngine
 
@@ -26,21 +26,6 @@ MIDDLE = "return a + b"
 def scripted(**script: Any) -> ScriptedEngine:
     script.setdefault("rules", [{"when": "def add", "middle": MIDDLE}])
     return ScriptedEngine(Script.from_dict(script))
-
-
-@pytest.fixture
-def serve():
-    """`url = serve(engine, **OpenAIServer options)`: the API root; servers stop after the test."""
-    threads: list[ServerThread] = []
-
-    def start(engine: ScriptedEngine, **options: Any) -> str:
-        thread = ServerThread(OpenAIServer(engine, **options))
-        threads.append(thread)
-        return thread.start()
-
-    yield start
-    for thread in threads:
-        thread.stop()
 
 
 def call(url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
