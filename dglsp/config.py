@@ -41,6 +41,7 @@ class Settings:
     languages: list[str] = field(default_factory=lambda: ["*"])
     window_lines: int = 60  # lines around the cursor when no function encloses it
     drafts: bool = False  # set by clients that render dglsp/draft notifications
+    status: bool = False  # set by clients that show dglsp/status notifications (a status bar)
     template: str = ""  # "" = from the model's tokenizer; else a template with {prefix} {suffix} {context}
 
     def validate(self) -> list[str]:

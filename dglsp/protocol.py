@@ -102,3 +102,75 @@ class DraftParams:
             final=bool(raw["final"]),
             request_id=raw.get("requestId"),
         )
+
+
+# Server -> client notification: the engine's state, sent on every change to clients that
+# set the `status` option.
+STATUS = "dglsp/status"
+
+# The initializationOptions (or didChangeConfiguration) key by which a client asks for status.
+STATUS_OPTION = "status"
+
+# workspace/executeCommand commands. STATUS_COMMAND takes no arguments and answers a
+# StatusParams; CONTEXT_COMMAND takes one ContextArguments and answers a ContextResult.
+STATUS_COMMAND = "dglsp.status"
+CONTEXT_COMMAND = "dglsp.context"
+
+EngineStateName = str  # "starting" | "loading" | "ready" | "generating" | "error"
+ENGINE_STATES = ("starting", "loading", "ready", "generating", "error")
+
+
+@dataclass(frozen=True)
+class StatusParams:
+    """`dglsp/status`: what a status bar shows. Sent whenever any field changes."""
+
+    state: EngineStateName
+    model: str  # a short name for display: the last part of the model path or id
+    model_path: str  # the `model` setting as given
+    engine: str  # "inprocess", "daemon" or "http"
+    device: str  # the `device` setting
+    message: str = ""  # what is going on, or the error and what to do about it
+    percentage: int | None = None  # 0-100 while loading, when known
+    last_latency_ms: float | None = None  # the last completion that ran the model
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "model": self.model,
+            "modelPath": self.model_path,
+            "engine": self.engine,
+            "device": self.device,
+            "message": self.message,
+            "percentage": self.percentage,
+            "lastLatencyMs": self.last_latency_ms,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> StatusParams:
+        latency = raw.get("lastLatencyMs")
+        percentage = raw.get("percentage")
+        return cls(
+            state=str(raw["state"]),
+            model=str(raw["model"]),
+            model_path=str(raw["modelPath"]),
+            engine=str(raw["engine"]),
+            device=str(raw["device"]),
+            message=str(raw.get("message", "")),
+            percentage=None if percentage is None else int(percentage),
+            last_latency_ms=None if latency is None else float(latency),
+        )
+
+
+@dataclass(frozen=True)
+class ContextArguments:
+    """The argument of `dglsp.context`: a document the client opened and a position in it."""
+
+    uri: str
+    position: Position
+
+    def to_json(self) -> dict[str, Any]:
+        return {"textDocument": {"uri": self.uri}, "position": self.position.to_json()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ContextArguments:
+        return cls(str(raw["textDocument"]["uri"]), Position.from_json(raw["position"]))

@@ -15,18 +15,28 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig
 
+from dglsp import protocol
+
 pytestmark = pytest.mark.slow
 
 
 async def test_dglsp_stdio_loads_the_model_completes_and_reports_a_bad_model(tiny_model_dir):
     command = [sys.executable, "-m", "dglsp", "--stdio", "--model", str(tiny_model_dir), "--device", "cpu"]
     client = await ClientServerConfig(command).start()
+    statuses: list[protocol.StatusParams] = []
+
+    def on_status(params) -> None:  # a plain function: pygls tags handlers
+        statuses.append(protocol.StatusParams.from_json(_plain(params)))
+
+    client.feature(protocol.STATUS)(on_status)
     try:
         capabilities = types.ClientCapabilities(
             window=types.WindowClientCapabilities(work_done_progress=True)
         )
         await client.initialize_session(
-            types.InitializeParams(capabilities=capabilities, initialization_options={"steps": 4})
+            types.InitializeParams(
+                capabilities=capabilities, initialization_options={"steps": 4, "status": True}
+            )
         )
         text = "def add(a, b):\n    return \n"
         item = types.TextDocumentItem(uri="file:///w/a.py", language_id="python", version=1, text=text)
@@ -44,6 +54,10 @@ async def test_dglsp_stdio_loads_the_model_completes_and_reports_a_bad_model(tin
         assert [r.kind for r in (reports[0], reports[-1])] == ["begin", "end"]
         assert reports[-1].message == "Ready"
         assert client.messages == []
+        # The status bar's view of the same load, reported from the engine's loading thread.
+        states = [s.state for s in statuses]
+        assert states[0] == "starting" and "loading" in states and "ready" in states
+        assert statuses[-1].model == tiny_model_dir.name and statuses[-1].last_latency_ms is not None
 
         missing = tiny_model_dir.parent / "no-such-model"
         client.workspace_did_change_configuration(
@@ -57,6 +71,14 @@ async def test_dglsp_stdio_loads_the_model_completes_and_reports_a_bad_model(tin
         assert message.type == types.MessageType.Error and str(missing) in message.message
         result = await client.text_document_inline_completion_async(params)
         assert list(result.items) == []
+        assert statuses[-1].state == "error" and str(missing) in statuses[-1].message
         await client.shutdown_session()
     finally:
         await client.stop()
+
+
+def _plain(value):
+    """pygls hands custom params over as namedtuples; back to dicts."""
+    if hasattr(value, "_asdict"):
+        return {key: _plain(item) for key, item in value._asdict().items()}
+    return value

@@ -19,9 +19,10 @@ from pygls.lsp.server import LanguageServer
 from dglsp import __version__
 from dglsp.config import Settings
 from dglsp.engine.base import Engine
-from dglsp.server.handlers import completion, configuration, inline_completion, lifecycle, text_sync
+from dglsp.server.handlers import commands, completion, configuration, inline_completion, lifecycle, text_sync
 from dglsp.server.lsp_protocol import DglspProtocol
 from dglsp.server.state import EngineFactory, ServerState
+from dglsp.server.status import StatusBoard
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class DglspServer(LanguageServer):
             protocol_cls=DglspProtocol,
         )
         self.state = state
+        self.status = StatusBoard(self)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # A failed request was already answered with an error. For anything else pygls would
@@ -80,6 +82,8 @@ def create_server(settings: Settings, engine_factory: EngineFactory | None = Non
     server = DglspServer(ServerState(settings, engine_factory or default_engine_factory))
     for route in ROUTES:
         server.feature(route.method, route.options)(route.handler)
+    for name, handler in commands.COMMANDS.items():  # advertised in executeCommandProvider
+        server.command(name)(handler)
     return server
 
 

@@ -12,6 +12,7 @@ with the response's own edit, goes out just before the response.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,7 +88,15 @@ async def infill_at(
         if drafts is not None:
             drafts.token = token  # a cancelled or superseded job sends no more drafts
         on_draft = drafts.on_draft if drafts is not None else None
-        return await slot.pipeline.complete(snapshot, cursor, token, on_draft)
+        ls.status.request_started()
+        started = time.perf_counter()
+        latency_ms = None
+        try:
+            completion = await slot.pipeline.complete(snapshot, cursor, token, on_draft)
+            latency_ms = (time.perf_counter() - started) * 1000
+            return completion
+        finally:
+            ls.status.request_finished(latency_ms)
 
     try:
         completion = await state.scheduler.run(uri, work, debounce=debounce_s, ready=state.wait_engine)
@@ -96,6 +105,8 @@ async def infill_at(
         return None
     except EngineError as error:
         show_once(ls, types.MessageType.Error, f"dglsp: {error}")
+        if state.engine_failed:  # the engine itself is gone, not just this one request
+            ls.status.failed(f"dglsp: {error}")
         return None
     except Exception as error:  # a bug must not take the server down; the log has the traceback
         log.exception("completion in %s failed", uri)

@@ -21,6 +21,7 @@ from dglsp.engine.base import (
     EngineError,
     EngineState,
     InfillRequest,
+    Progress,
     ProgressCallback,
 )
 from dglsp.pipeline import Pipeline
@@ -40,6 +41,8 @@ DRAIN_TIMEOUT_S = 10.0
 def start_engine(ls: DglspServer) -> EngineSlot:
     """Create the engine for the current settings and start loading it in the background."""
     state = ls.state
+    ls.status.bind_loop(asyncio.get_running_loop())
+    ls.status.starting()
     try:
         engine = state.engine_factory(state.settings)
     except Exception as error:  # a broken factory must still become a message, not a crash
@@ -90,9 +93,15 @@ async def _load(ls: DglspServer, slot: EngineSlot) -> None:
     if ls.state.client.work_done_progress:
         progress = WorkDoneProgress(ls, f"dglsp: loading {engine.model_name}")
         await progress.begin("Starting the engine")
-    callback: ProgressCallback | None = progress.report if progress is not None else None
+
+    def on_progress(update: Progress) -> None:  # from the engine's loading thread
+        if ls.state.slot is slot:
+            ls.status.loading(update.message, update.percentage)
+        if progress is not None:
+            progress.report(update)
+
     try:
-        await engine.start(callback)
+        await engine.start(on_progress)
     except Exception as error:  # Engine.start should never raise; if it does, it is still a message
         log.exception("engine start raised")
         if engine.state is not EngineState.ERROR:
@@ -102,12 +111,15 @@ async def _load(ls: DglspServer, slot: EngineSlot) -> None:
     failed = slot.engine.state is not EngineState.READY
     if progress is not None:
         progress.end("Failed" if failed else "Ready")
+    current = ls.state.slot is slot  # not replaced by a restart meanwhile
     if not failed:
         log.info("engine ready: %s", slot.engine.model_name)
-    elif ls.state.slot is slot:
-        show_once(
-            ls, types.MessageType.Error, f"dglsp: {slot.engine.error or 'the model could not be loaded'}"
-        )
+        if current:
+            ls.status.ready()
+    elif current:
+        message = f"dglsp: {slot.engine.error or 'the model could not be loaded'}"
+        ls.status.failed(message)
+        show_once(ls, types.MessageType.Error, message)
 
 
 def needs_restart(old: Settings, new: Settings) -> bool:
