@@ -176,6 +176,20 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def chosen_settings(settings: Settings) -> Settings:
+    """The settings with the bundled model standing in for a default that cannot run here.
+
+    Says so on stderr (stdout carries the result), naming the flag that selects the real model.
+    """
+    from dglsp.engine.model_choice import choose_model
+
+    choice = choose_model(settings)
+    notice = choice.notice("--model")
+    if notice:
+        print(notice, file=sys.stderr)
+    return choice.settings
+
+
 def setup_logging(level: str, log_file: str | None) -> None:
     """Logs go to stderr or a file, never stdout: stdout carries LSP messages or the result."""
     handler: logging.Handler

@@ -19,6 +19,7 @@ from dglsp.cli.common import (
     ProgressPrinter,
     add_engine_flag,
     add_model_flags,
+    chosen_settings,
     cursor_offset,
     load_document,
     offset_to_line_col,
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     # Check the file and the position before spending seconds to minutes on the model.
     snapshot = load_document(location.path).snapshot()
     cursor = cursor_offset(snapshot.text, location)
+    settings = chosen_settings(settings)
     return asyncio.run(_complete(args, settings, snapshot, cursor))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from dglsp.cli.common import (
     EXIT_OK,
     add_model_flags,
+    chosen_settings,
     cursor_offset,
     load_document,
     parse_location,
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     snapshot = load_document(location.path).snapshot()
     cursor = cursor_offset(snapshot.text, location)
+    settings = chosen_settings(settings)
 
     from dglsp.engine import create_engine
     from dglsp.pipeline import Pipeline

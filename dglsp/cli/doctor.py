@@ -65,7 +65,18 @@ def collect(settings: Settings) -> list[Check]:
         checks.append(_check_cuda())
         device_check, device = _check_device(settings.device)
         checks.append(device_check)
-        model_check, path = _check_model(settings.model)
+        choice = _choose_model(settings)
+        if choice.reason is not None:
+            checks.append(
+                Check(
+                    "model choice",
+                    "warn",
+                    choice.notice("--model (the `model` setting in an editor)") or "",
+                    "Put DiffusionGemma in the Hugging Face cache on a machine with a large GPU, "
+                    "or set --model to another DiffusionGemma-architecture model.",
+                )
+            )
+        model_check, path = _check_model(choice.settings.model)
         checks.append(model_check)
         if path is not None:
             if device is not None:
@@ -73,6 +84,13 @@ def collect(settings: Settings) -> list[Check]:
             checks.append(_check_tokenizer(path))
     checks.extend(_check_grammars())
     return checks
+
+
+def _choose_model(settings: Settings):
+    """What the server and `complete` would load: the bundled model may stand in for the default."""
+    from dglsp.engine.model_choice import choose_model
+
+    return choose_model(settings)
 
 
 def _check_python() -> Check:

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dglsp.cli.common import CliError, add_model_flags, settings_from_args, setup_logging
+from dglsp.cli.common import CliError, add_model_flags, chosen_settings, settings_from_args, setup_logging
 
 
 def add_parser(subparsers: Any) -> None:
@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     from dglsp.daemon.main import ClaimError, DaemonOptions
     from dglsp.daemon.main import run as serve
 
-    settings = settings_from_args(args)
     # A foreground server logs by default (commands are silent unless asked).
     setup_logging(args.log_level or "info", args.log_file)
+    settings = chosen_settings(settings_from_args(args))
     try:
         return serve(DaemonOptions(settings.model, settings.device, args.socket, idle_exit_s=args.idle_exit))
     except ClaimError as error:

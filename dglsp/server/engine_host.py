@@ -24,6 +24,7 @@ from dglsp.engine.base import (
     Progress,
     ProgressCallback,
 )
+from dglsp.engine.model_choice import ModelChoice, choose_model
 from dglsp.pipeline import Pipeline
 from dglsp.server.notify import show_once
 from dglsp.server.progress import WorkDoneProgress
@@ -42,13 +43,22 @@ def start_engine(ls: DglspServer) -> EngineSlot:
     """Create the engine for the current settings and start loading it in the background."""
     state = ls.state
     ls.status.bind_loop(asyncio.get_running_loop())
-    ls.status.starting()
     try:
-        engine = state.engine_factory(state.settings)
+        choice = choose_model(state.settings)
+    except Exception:  # probing for the default model must never stop the engine from starting
+        log.exception("choosing the model failed")
+        choice = ModelChoice(state.settings)
+    settings = choice.settings
+    ls.status.starting(settings)
+    notice = choice.notice()
+    if notice:
+        show_once(ls, types.MessageType.Info, notice)
+    try:
+        engine = state.engine_factory(settings)
     except Exception as error:  # a broken factory must still become a message, not a crash
         log.exception("creating the engine failed")
-        engine = BrokenEngine(state.settings.model, f"dglsp could not create its engine: {error}")
-    slot = EngineSlot(engine, Pipeline(engine, state.settings))
+        engine = BrokenEngine(settings.model, f"dglsp could not create its engine: {error}")
+    slot = EngineSlot(engine, Pipeline(engine, settings))
     state.slot = slot
     slot.loader = asyncio.create_task(_load(ls, slot))
     return slot

@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 def show_once(ls: DglspServer, kind: types.MessageType, message: str) -> bool:
     """Show `message` unless it was shown before; always log it. True if it was shown now."""
-    log.log(logging.ERROR if kind == types.MessageType.Error else logging.WARNING, "%s", message)
+    levels = {types.MessageType.Error: logging.ERROR, types.MessageType.Warning: logging.WARNING}
+    log.log(levels.get(kind, logging.INFO), "%s", message)
     if message in ls.state.shown_messages:
         return False
     ls.state.shown_messages.add(message)

@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from dglsp import protocol
+from dglsp.config import Settings
 from dglsp.engine import engine_kind
 
 if TYPE_CHECKING:
@@ -44,9 +45,8 @@ class StatusBoard:
     def current(self) -> protocol.StatusParams:
         return self._status
 
-    def starting(self) -> None:
-        """A new engine for the current settings (at start, and after model/device changes)."""
-        settings = self._ls.state.settings
+    def starting(self, settings: Settings) -> None:
+        """A new engine for `settings` (at start, and after model/device changes)."""
         self._running = 0
         self._set(
             state="starting",

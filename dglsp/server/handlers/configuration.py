@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from dglsp.config import merge_settings
+from dglsp.engine.model_choice import with_model
 from dglsp.server.engine_host import needs_restart, restart_engine
 from dglsp.server.handlers.lifecycle import settings_message
 from dglsp.server.notify import show_once
@@ -42,7 +43,9 @@ async def apply_settings(ls: DglspServer, raw: Any) -> None:
         log.info("model or device changed (%s on %s): restarting the engine", settings.model, settings.device)
         await restart_engine(ls, "the engine is restarting for new settings")
     elif state.slot is not None:
-        state.slot.pipeline.settings = settings
+        # The engine's model stays (it may be the bundled one standing in for the default).
+        pipeline = state.slot.pipeline
+        pipeline.settings = with_model(settings, pipeline.settings.model)
 
 
 async def _pull(ls: DglspServer) -> Any:
