@@ -35,6 +35,19 @@ def add_parser(subparsers: Any) -> None:
     start.add_argument(
         "--resume", action="store_true", help="continue the run saved in --out, with its options"
     )
+    parser.add_argument(
+        "--objective",
+        choices=("diffusion", "causal"),
+        default="diffusion",
+        help="diffusion (default): the DiffusionGemma infill model; causal: the autoregressive "
+        "baseline of `dglsp bench quality`, trained on the same examples",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        metavar="DIR",
+        help="causal only: use this model directory's tokenizer and canvas length (the diffusion "
+        "model to compare with) instead of training a new BPE",
+    )
     parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps (default 1000)")
     parser.add_argument(
         "--batch-size", type=int, default=8, metavar="B", help="examples per step (default 8)"
@@ -78,12 +91,14 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from dglsp.training.loop import TrainOptions, train
 
+    if args.tokenizer and args.objective != "causal":
+        raise CliError("--tokenizer is for --objective causal (a diffusion run trains its own BPE)")
     if not args.data and not args.resume:
         raise CliError("--data DIR... is required (folders of source files to train on)")
     for name in ("steps", "batch_size", "checkpoint_every"):
         if getattr(args, name) < 1:
             raise CliError(f"--{name.replace('_', '-')} must be at least 1")
-    options = TrainOptions(
+    fields = dict(
         data=args.data or [],
         out=args.out,
         init=args.init,
@@ -104,7 +119,12 @@ def run(args: argparse.Namespace) -> int:
         device=getattr(args, "device", None) or "auto",
     )
     try:
-        result = train(options)
+        if args.objective == "causal" or (args.resume and _saved_objective(args.out) == "causal"):
+            from dglsp.training.causal import CausalOptions, train_causal
+
+            result = train_causal(CausalOptions(**fields, tokenizer=args.tokenizer))
+        else:
+            result = train(TrainOptions(**fields))
     except (ValueError, FileNotFoundError) as error:
         raise CliError(str(error)) from None
     summary = {
@@ -116,3 +136,15 @@ def run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary))
     return EXIT_OK
+
+
+def _saved_objective(out: str) -> str:
+    """The objective of the run saved in `out` (a causal run records it in training.json)."""
+    from pathlib import Path
+
+    from dglsp.training.checkpoint import INFO_FILE
+
+    try:
+        return str(json.loads((Path(out) / INFO_FILE).read_text(encoding="utf-8")).get("objective", ""))
+    except (OSError, ValueError):
+        return ""
