@@ -1,4 +1,4 @@
-"""`dglsp bench engine|overhead`: the benchmarks behind docs/benchmarks.md.
+"""`dglsp bench engine|overhead|quality`: the benchmarks behind docs/benchmarks.md.
 
 A readable report by default; `--json` prints the machine-readable one and `--output FILE`
 also writes it to a file. Every report records the device, date, commit, versions and the
@@ -19,12 +19,13 @@ from dglsp.cli.common import EXIT_OK, CliError
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "bench",
-        help="measure the engine or the server's own overhead",
+        help="measure the engine, the server's own overhead or infill quality",
         description="Benchmarks. Results and how to read them: docs/benchmarks.md.",
     )
     benches = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
     _add_engine(benches)
     _add_overhead(benches)
+    _add_quality(benches)
 
 
 def _add_engine(benches: Any) -> None:
@@ -119,6 +120,81 @@ def _add_overhead(benches: Any) -> None:
     _add_common(parser)
 
 
+def _add_quality(benches: Any) -> None:
+    from dglsp.training.data import HELDOUT_FRACTION
+
+    parser = benches.add_parser(
+        "quality",
+        help="infill quality on held-out code: the model at several step counts vs random weights "
+        "and an autoregressive baseline",
+        description=(
+            "Cut single lines, multi-line spans and function bodies out of held-out files, complete "
+            "them through the server's own pipeline, and report exact match, edit similarity, syntax "
+            "validity and latency per runner, kind and language."
+        ),
+    )
+    parser.add_argument(
+        "--model",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="the diffusion model directory under test (e.g. the output of `dglsp train`)",
+    )
+    parser.add_argument(
+        "--causal",
+        metavar="DIR",
+        help="the autoregressive baseline (`dglsp train --objective causal`); omitted: no baseline row",
+    )
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="the folders the model was trained on; cases come from their held-out files only",
+    )
+    parser.add_argument(
+        "--steps",
+        type=_sizes,
+        default=(4, 8, 16, 48),
+        metavar="N,N",
+        help="denoising step counts, one row each (default 4,8,16,48)",
+    )
+    parser.add_argument(
+        "--cases-per-kind",
+        type=_positive,
+        default=10,
+        metavar="N",
+        help="cases per language and kind (single, multi, body); default 10",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the cases and the floor's weights")
+    parser.add_argument(
+        "--languages", metavar="L,L", help="only these languages (default: every one with held-out files)"
+    )
+    parser.add_argument("--no-floor", action="store_true", help="skip the random-weight row")
+    parser.add_argument(
+        "--floor-steps",
+        type=_positive,
+        metavar="N",
+        help="steps of the random-weight row (default: the most)",
+    )
+    parser.add_argument(
+        "--context-budget",
+        type=_positive,
+        metavar="N",
+        help="prompt tokens (default: the budget the model was trained with, from its training.json)",
+    )
+    parser.add_argument(
+        "--heldout-fraction",
+        type=float,
+        default=HELDOUT_FRACTION,
+        metavar="F",
+        help="the share of files held out, as given to `dglsp train` (default %(default)s)",
+    )
+    parser.add_argument(
+        "--device", metavar="D", default=argparse.SUPPRESS, help="auto (default), cpu, cuda, cuda:1, ..."
+    )
+    _add_common(parser)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
@@ -139,6 +215,9 @@ def run(args: argparse.Namespace) -> int:
     if args.bench == "engine":
         body = _run_engine(args)
         device = body["engine"]["device"]
+    elif args.bench == "quality":
+        body = _run_quality(args)
+        device = _torch_device(body["options"]["device"])
     else:
         body = _run_overhead(args)
         device = "cpu"
@@ -147,6 +226,11 @@ def run(args: argparse.Namespace) -> int:
     report = envelope(args.bench, env, body)
     if args.output:
         write_report(args.output, report)
+    if args.bench == "quality" and not args.json:
+        from dglsp.bench.quality.render import render_quality
+
+        print(render_quality(report), end="")
+        return EXIT_OK
     print(dumps(report) if args.json else render(report), end="" if not args.json else "\n")
     return EXIT_OK
 
@@ -185,6 +269,41 @@ def _run_overhead(args: argparse.Namespace) -> dict[str, Any]:
         profile=not args.no_profile,
     )
     return run_overhead(options)
+
+
+def _run_quality(args: argparse.Namespace) -> dict[str, Any]:
+    from dglsp.bench.quality.bench import QualityOptions, run_quality
+
+    model = getattr(args, "model", None)
+    if not model:
+        raise CliError("--model DIR is required (the diffusion model to judge)")
+    languages = (
+        tuple(part.strip() for part in args.languages.split(",") if part.strip()) if args.languages else None
+    )
+    options = QualityOptions(
+        model=model,
+        data=tuple(args.data),
+        causal=args.causal,
+        steps=tuple(args.steps),
+        per_kind=args.cases_per_kind,
+        seed=args.seed,
+        languages=languages,
+        device=getattr(args, "device", None) or "auto",
+        floor=not args.no_floor,
+        floor_steps=args.floor_steps,
+        context_budget=args.context_budget,
+        heldout_fraction=args.heldout_fraction,
+    )
+    try:
+        return run_quality(options)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+
+
+def _torch_device(setting: str) -> str:
+    from dglsp.model.loading import choose_device
+
+    return str(choose_device(setting))
 
 
 def _set_threads(threads: int | None) -> int:

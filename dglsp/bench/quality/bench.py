@@ -1,0 +1,153 @@
+"""`dglsp bench quality`: build the cases, run every row, summarise (the report's body).
+
+    dglsp bench quality --model DIR --causal DIR --data DIR --steps 4,8,16,48 --cases-per-kind N
+
+The prompt budget is the one the model was trained with (its training.json), so the bench
+asks what the model learned to answer; `--context-budget` overrides it. Without training.json
+it is the server's default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from dglsp.bench.quality.cases import (
+    KINDS,
+    MAX_MIDDLE_CHARS,
+    build_cases,
+    cases_digest,
+    heldout_files,
+)
+from dglsp.bench.quality.runners import (
+    Runner,
+    describe_model,
+    diffusion_runners,
+    random_weight_copy,
+    run_all,
+)
+from dglsp.bench.quality.summary import breakdown
+from dglsp.config import Settings
+from dglsp.training.data import HELDOUT_FRACTION
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    model: str
+    data: tuple[str, ...]
+    causal: str | None = None
+    steps: tuple[int, ...] = (4, 8, 16, 48)
+    per_kind: int = 10
+    seed: int = 0
+    languages: tuple[str, ...] | None = None
+    device: str = "auto"
+    floor: bool = True
+    floor_steps: int | None = None  # default: the largest of `steps`
+    context_budget: int | None = None  # default: the model's training budget
+    heldout_fraction: float = HELDOUT_FRACTION
+
+
+def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[str, Any]:
+    model = Path(options.model)
+    if not (model / "config.json").is_file():
+        raise ValueError(f"--model {model} is not a model directory (no config.json)")
+    if options.causal and not (Path(options.causal) / "config.json").is_file():
+        raise ValueError(f"--causal {options.causal} is not a model directory (no config.json)")
+    files = heldout_files(options.data, options.heldout_fraction)
+    cases = build_cases(files, options.per_kind, options.seed, options.languages)
+    if not cases:
+        raise ValueError(f"no held-out cases in {', '.join(options.data)} (no held-out code files?)")
+    languages = sorted({case.language for case in cases})
+
+    budget = options.context_budget or _trained_budget(model) or Settings().context_budget
+    settings = Settings(model=str(model), device=options.device, engine="inprocess", context_budget=budget)
+    floor_steps = options.floor_steps or max(options.steps)
+    runners = diffusion_runners(str(model), options.steps)
+    models = {"diffusion": describe_model(model)}
+    if options.causal:
+        runners.append(
+            Runner(f"causal baseline ({Path(options.causal).name}), greedy", "causal", options.causal)
+        )
+        models["causal"] = describe_model(options.causal)
+    floor_copy = random_weight_copy(model, options.seed) if options.floor else contextlib.nullcontext()
+    with floor_copy as floor:
+        if floor is not None:
+            runners.append(
+                Runner(f"random weights (floor), {floor_steps} steps", "random", str(floor), floor_steps)
+            )
+            models["random"] = {
+                **describe_model(floor),
+                "path": f"random weights of {model}, seed {options.seed}",
+            }
+        results = run_all(runners, cases, settings, stream)
+
+    rows = []
+    for result in results:
+        row = {**dataclasses.asdict(result.runner), "error": result.error}
+        if row["kind"] == "random":
+            row["model"] = models["random"]["path"]
+        row.update(breakdown(result.records, KINDS, languages))
+        rows.append(row)
+    return {
+        "options": {
+            **{k: v for k, v in dataclasses.asdict(options).items() if k != "data"},
+            "data": list(options.data),
+            "floor_steps": floor_steps,
+        },
+        "settings": {
+            "context_budget": budget,
+            "entropy_bound": settings.entropy_bound,
+            "canvas_policy": settings.canvas_policy,
+            "strategy": settings.strategy,
+            "seed": settings.seed,
+            "same_tokenizer": _same_tokenizer(model, options.causal) if options.causal else None,
+        },
+        "models": models,
+        "cases": {
+            "count": len(cases),
+            "digest": cases_digest(cases),
+            "heldout_files": len(files),
+            "languages": languages,
+            "kinds": list(KINDS),
+            "max_middle_chars": MAX_MIDDLE_CHARS,
+            "per_language_kind": {
+                f"{lang}/{kind}": sum(1 for c in cases if c.language == lang and c.kind == kind)
+                for lang in languages
+                for kind in KINDS
+            },
+            "list": [case.to_json() for case in cases],
+        },
+        "rows": rows,
+        "per_case": {
+            result.runner.name: [
+                {k: v for k, v in record.items() if k not in ("language", "kind")}
+                for record in result.records
+            ]
+            for result in results
+        },
+    }
+
+
+def _trained_budget(model: Path) -> int | None:
+    try:
+        info = json.loads((model / "training.json").read_text(encoding="utf-8"))
+        return int(info["options"]["context_budget"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _same_tokenizer(model: Path, causal: str) -> bool:
+    """Whether the baseline's tokenizer is the model's (same vocabulary, ids, merges, specials)."""
+
+    def essence(path: Path):
+        data = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))
+        return data.get("model"), data.get("added_tokens")
+
+    try:
+        return essence(model) == essence(Path(causal))
+    except (OSError, ValueError):
+        return False
