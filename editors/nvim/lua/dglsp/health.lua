@@ -172,7 +172,7 @@ local function check_server(cfg)
   end
 end
 
-local STATUS = { ok = health.ok, warn = health.warn, error = health.error }
+local STATUS = { ok = health.ok, warn = health.warn, fail = health.error, error = health.error }
 
 local function check_doctor(base, flags)
   health.start('dglsp doctor')
