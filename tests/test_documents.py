@@ -68,16 +68,23 @@ def assert_same_as_fresh(doc: Document) -> None:
 
 
 class ReferenceParser:
-    """Incremental parsing done the slow, obvious way: edits from full re-encodes of the text."""
+    """Incremental parsing done the slow, obvious way: edits from full re-encodes of the text.
+
+    `apply(..., parse=False)` only edits the tree, as a document does until its tree is asked
+    for; the next `parse()` re-parses once for all the edits since the last one."""
 
     def __init__(self, language: str, text: str) -> None:
         self.parser = tree_sitter.Parser(grammar(language))
         self.text = text
         self.tree = self.parser.parse(text.encode("utf-8", "surrogatepass"))
 
-    def apply(self, start: int, end: int, new_text: str) -> None:
+    def apply(self, start: int, end: int, new_text: str, parse: bool = True) -> None:
         self.tree.edit(*reference_edit(self.text, start, end, new_text))
         self.text = self.text[:start] + new_text + self.text[end:]
+        if parse:
+            self.parse()
+
+    def parse(self) -> None:
         self.tree = self.parser.parse(utf8(self.text), self.tree)
 
 
@@ -111,7 +118,10 @@ def test_tree_edit_bytes_and_points(text, data):
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, len(text)))
     new_text = data.draw(inserted)
-    assert tree_edit(text, start, end, new_text) == reference_edit(text, start, end, new_text)
+    expected = reference_edit(text, start, end, new_text)
+    assert tree_edit(text, start, end, new_text) == expected
+    # Rows from the line index (used while a document is edited) are the same rows.
+    assert tree_edit(text, start, end, new_text, LineIndex(text)) == expected
 
 
 def assert_consistent(doc: Document) -> None:
@@ -133,14 +143,23 @@ def draw_edit(data, text: str) -> tuple[int, int, str]:
 def test_random_edits_update_text_and_tree(language, data):
     text = SAMPLES[language]
     doc = Document("file:///sample", language, 0, text)
+    doc.tree  # noqa: B018 - the tree at open, as the reference has it
     reference = ReferenceParser(language, text)
     for version in range(1, data.draw(st.integers(1, 6)) + 1):
         start, end, new_text = draw_edit(data, text)
         text = text[:start] + new_text + text[end:]
         doc.apply_change(start, end, new_text, version)
-        reference.apply(start, end, new_text)
+        # Sometimes a request asks for the tree after this edit; otherwise the edits pile up
+        # and the next tree asked for replays them all before one parse.
+        asked = data.draw(st.booleans())
+        reference.apply(start, end, new_text, parse=asked)
+        if asked:
+            assert doc.tree is not None and doc.parsed
+        else:
+            assert not doc.parsed
         assert doc.text == text
         assert doc.version == version
+    reference.parse()
     assert_consistent(doc)
     # Same edits, same old trees: tree-sitter must give the same tree as the reference.
     assert shape(doc.tree) == shape(reference.tree)
@@ -185,6 +204,96 @@ def test_incremental_parse_reuses_the_old_tree():
     assert len(old_ids & {node[0] for node in ids(doc.tree)}) > len(old_ids) // 4
     fresh = Document("file:///a.py", "python", 1, doc.text)
     assert not old_ids & {node[0] for node in ids(fresh.tree)}
+    assert_same_as_fresh(doc)
+
+
+class CountingParser:
+    """A parser that counts its parses (tree_sitter.Parser cannot be patched in place)."""
+
+    def __init__(self, parser: tree_sitter.Parser) -> None:
+        self.parser = parser
+        self.parses = 0
+
+    def parse(self, *args, **kwargs):
+        self.parses += 1
+        return self.parser.parse(*args, **kwargs)
+
+
+def counting(doc: Document) -> CountingParser:
+    counter = CountingParser(doc._parsing.parser)
+    doc._parsing.parser = counter  # type: ignore[assignment]
+    return counter
+
+
+def test_changes_wait_for_the_tree_and_one_parse_serves_them_all():
+    text = "def a():\n    return 1\n\n\ndef b():\n    return 2\n" * 5
+    doc = Document("file:///a.py", "python", 1, text)
+    parser = counting(doc)
+    assert not doc.parsed  # opening does not parse either
+    first = doc.tree
+    assert parser.parses == 1 and doc.parsed
+    at = text.index("return 2") + len("return 2")
+    for version, character in enumerate(" + 40", start=2):  # typing: nothing parses per keystroke
+        doc.apply_change(at, at, character, version)
+        at += 1
+    snapshot = doc.snapshot()
+    assert parser.parses == 1 and not doc.parsed and not snapshot.parsed
+    tree = snapshot.tree  # a request that survived the debounce: one incremental parse
+    assert parser.parses == 1 + 1 and snapshot.parsed
+    # The document shares the snapshot's parse, and it reused the tree from before the typing.
+    assert doc.parsed and doc.tree is tree and parser.parses == 2
+    assert {n for n, _ in ids(first)} & {n for n, _ in ids(tree)}
+    assert "return 2 + 40" in doc.text
+    assert_same_as_fresh(doc)
+
+
+def test_snapshots_of_older_versions_get_the_tree_of_their_own_text():
+    doc = Document("file:///a.rs", "rust", 1, "fn main() {}\n")
+    doc.tree  # noqa: B018
+    old = doc.snapshot()
+    doc.apply_change(0, 0, "fn f() -> u8 { 1 }\n", 2)
+    middle = doc.snapshot()
+    doc.apply_change(0, 0, "use std::io;\n", 3)
+    # Asked for out of order: each replays the edits up to its own version.
+    for snapshot in (doc.snapshot(), old, middle):
+        fresh = Document("file:///b.rs", "rust", 0, snapshot.text).tree
+        assert not fresh.root_node.has_error
+        assert shape(snapshot.tree) == shape(fresh)
+    assert doc.tree is doc.snapshot().tree
+
+
+def test_a_tree_asked_for_from_two_threads_is_parsed_once():
+    import threading
+
+    text = "int f(void) { return 1; }\n" * 2000
+    doc = Document("file:///a.c", "c", 1, text)
+    doc.tree  # noqa: B018
+    doc.apply_change(0, 0, "int g;\n", 2)
+    parser = counting(doc)
+    snapshot = doc.snapshot()
+    trees = []
+    threads = [threading.Thread(target=lambda: trees.append(snapshot.tree)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert parser.parses == 1 and len(trees) == 4 and all(tree is trees[0] for tree in trees)
+
+
+def test_too_many_pending_edits_give_a_fresh_parse(monkeypatch):
+    monkeypatch.setattr(document_module, "MAX_PENDING_EDITS", 3)
+    text = "def a():\n    return 1\n" * 5
+    doc = Document("file:///a.py", "python", 1, text)
+    old = doc.tree  # kept alive: node ids are addresses
+    before = {n for n, _ in ids(old)}
+    for i in range(2):
+        doc.apply_change(len(doc.text), len(doc.text), f"x{i} = 1\n")
+    assert before & {n for n, _ in ids(doc.tree)}  # 2 pending edits: incremental
+    old = doc.tree
+    before = {n for n, _ in ids(old)}
+    for i in range(4):
+        doc.apply_change(len(doc.text), len(doc.text), f"y{i} = 1\n")
+    assert not before & {n for n, _ in ids(doc.tree)}  # 4 > 3: parsed afresh, still right
     assert_same_as_fresh(doc)
 
 

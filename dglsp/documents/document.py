@@ -1,16 +1,19 @@
 """An open document: its text, version and a tree-sitter tree kept in step with every edit.
 
-The document owns its text, its parser and its tree, and updates them together: each change
-becomes a tree-sitter edit in utf-8 bytes and (row, byte column) points, applied to a copy of the
-current tree, which the parser then re-parses incrementally. Trees are never edited once a
-snapshot may hold them, so `snapshot()` shares the current tree instead of copying it.
+The document owns its text, its parser and its tree, and updates them together. Each change
+becomes a tree-sitter edit in utf-8 bytes and (row, byte column) points, recorded at once; the
+parse waits until something asks for the tree (carving, when a completion request survives the
+debounce), so keystrokes whose requests are superseded never parse. The first tree asked for
+after several changes replays their edits, in order, on a copy of the last parsed tree and
+re-parses once, incrementally. Trees are never edited once parsed, so snapshots share them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from dataclasses import dataclass
-from typing import NamedTuple
+import threading
+from typing import Any, NamedTuple
 
 import tree_sitter
 
@@ -22,21 +25,9 @@ log = logging.getLogger(__name__)
 # Above this many utf-8 bytes a document is not parsed (carving falls back to a window of lines):
 # generated or minified files make tree-sitter slow and say little about the code being written.
 MAX_PARSE_BYTES = 2 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """An immutable view of a document at one version, safe to hand to background work."""
-
-    uri: str
-    version: int
-    language: str  # dglsp language name (see dglsp.languages), or the raw id if unknown
-    text: str
-    tree: tree_sitter.Tree | None  # None without a grammar, for binary or oversized text
-
-    @property
-    def line_index(self) -> LineIndex:
-        return line_index(self.text)
+# Edits waiting for a parse are kept up to this many; past it the next tree is parsed afresh
+# (a document typed into for a long time with no completion asked keeps no long history).
+MAX_PENDING_EDITS = 2000
 
 
 class TreeEdit(NamedTuple):
@@ -68,11 +59,20 @@ def _advance(point: tuple[int, int], s: str) -> tuple[int, int]:
     return row + newlines, _utf8_len(s[s.rfind("\n") + 1 :])
 
 
-def tree_edit(text: str, start: int, end: int, new_text: str) -> TreeEdit:
-    """The tree-sitter edit replacing text[start:end] with new_text (str offsets in)."""
-    line_start = text.rfind("\n", 0, start) + 1
+def tree_edit(text: str, start: int, end: int, new_text: str, lines: LineIndex | None = None) -> TreeEdit:
+    """The tree-sitter edit replacing text[start:end] with new_text (str offsets in).
+
+    With `lines`, the index of `text`, the start row is a bisect instead of a count of the
+    newlines before `start` (when the text has no "\\r": tree-sitter's rows end at "\\n" only).
+    """
+    if lines is not None and lines.text is text and not lines.may_have_carriage_returns:
+        row = lines.line_of(start)
+        line_start = lines.line_start(row)
+    else:
+        row = text.count("\n", 0, start)
+        line_start = text.rfind("\n", 0, start) + 1
     start_byte = start if text.isascii() else _utf8_len(text[:start])
-    start_point = (text.count("\n", 0, start), _utf8_len(text[line_start:start]))
+    start_point = (row, _utf8_len(text[line_start:start]))
     removed = text[start:end]
     return TreeEdit(
         start_byte=start_byte,
@@ -93,6 +93,147 @@ def _parser(language: str) -> tree_sitter.Parser | None:
     return tree_sitter.Parser(lang) if lang is not None else None
 
 
+class _Parsing:
+    """What the tree slots of one document share: its parser and a lock (a parser parses one
+    text at a time, and a snapshot may be asked for its tree from another thread)."""
+
+    __slots__ = ("lock", "parser")
+
+    def __init__(self, parser: tree_sitter.Parser | None) -> None:
+        self.parser = parser
+        self.lock = threading.Lock()
+
+
+class _TreeSlot:
+    """The tree of one version of a document, parsed the first time it is asked for.
+
+    Until then the slot knows how to get it: from the slot of the version before plus the edit
+    between them (an incremental parse from the nearest parsed ancestor), or, with no parent,
+    by a fresh parse. The slot holds no text (an unparsed chain would keep every version's
+    text alive): whoever asks passes the text of the slot's version.
+    """
+
+    __slots__ = ("_binary", "_edit", "_parent", "_parsed", "_parsing", "_pending", "_tree")
+
+    def __init__(
+        self, parsing: _Parsing, binary: bool, parent: _TreeSlot | None = None, edit: TreeEdit | None = None
+    ) -> None:
+        self._parsing = parsing
+        self._binary = binary
+        self._parent = parent
+        self._edit = edit
+        self._tree: tree_sitter.Tree | None = None
+        self._parsed = False
+        self._pending = 0 if parent is None else 1 + (0 if parent._parsed else parent._pending)
+
+    @property
+    def parsed(self) -> bool:
+        return self._parsed
+
+    def edited(self, edit: TreeEdit | None, binary: bool) -> _TreeSlot:
+        """The slot of the next version, `edit` away from this one (None: a fresh parse)."""
+        if self._parsing.parser is None:
+            return _TreeSlot(self._parsing, binary)  # never parsed: no history to keep
+        if edit is None or self._pending >= MAX_PENDING_EDITS:
+            return _TreeSlot(self._parsing, binary)
+        return _TreeSlot(self._parsing, binary, self, edit)
+
+    def tree(self, text: str) -> tree_sitter.Tree | None:
+        """The tree of `text` (this slot's version), parsed now if it was not yet."""
+        if self._parsed:
+            return self._tree
+        with self._parsing.lock:
+            if not self._parsed:
+                self._tree = self._parse(text)
+                self._parsed = True
+                self._parent = self._edit = None  # the chain behind is no longer needed
+        return self._tree
+
+    def _parse(self, text: str) -> tree_sitter.Tree | None:
+        parser = self._parsing.parser
+        if parser is None or self._binary:
+            return None
+        data = _utf8(text)
+        if len(data) > MAX_PARSE_BYTES:
+            return None
+        edits: list[TreeEdit] = []
+        base: _TreeSlot | None = self
+        while base is not None and not base._parsed:
+            if base._edit is not None:
+                edits.append(base._edit)
+            base = base._parent
+        old = base._tree if base is not None else None
+        if old is None:  # nothing parsed to start from (new, binary or oversized before)
+            return parser.parse(data)
+        edited = old.copy()  # the old tree may sit in a snapshot: edit a copy
+        for edit in reversed(edits):
+            edited.edit(*edit)
+        return parser.parse(data, old_tree=edited)
+
+
+class Snapshot:
+    """An immutable view of a document at one version, safe to hand to background work.
+
+    `tree` is parsed the first time it is read (once for all snapshots of the version and the
+    document itself); `Snapshot(uri, version, language, text, tree)` makes one around a tree
+    already at hand (or None).
+    """
+
+    __slots__ = ("_lines", "_slot", "_tree", "language", "text", "uri", "version")
+
+    uri: str
+    version: int
+    language: str  # dglsp language name (see dglsp.languages), or the raw id if unknown
+    text: str
+
+    def __init__(
+        self,
+        uri: str,
+        version: int,
+        language: str,
+        text: str,
+        tree: tree_sitter.Tree | None = None,
+        *,
+        _slot: _TreeSlot | None = None,
+        _lines: LineIndex | None = None,
+    ) -> None:
+        for name, value in (
+            ("uri", uri),
+            ("version", version),
+            ("language", language),
+            ("text", text),
+            ("_tree", tree),
+            ("_slot", _slot),
+            ("_lines", _lines),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Snapshot(uri={self.uri!r}, version={self.version}, language={self.language!r})"
+
+    @property
+    def tree(self) -> tree_sitter.Tree | None:
+        """The tree; None without a grammar, for binary or oversized text. Parsed on first use."""
+        if self._slot is not None:
+            return self._slot.tree(self.text)
+        return self._tree
+
+    @property
+    def parsed(self) -> bool:
+        """Whether `tree` is there already (reading it costs no parse)."""
+        return self._slot is None or self._slot.parsed
+
+    @property
+    def line_index(self) -> LineIndex:
+        return self._lines if self._lines is not None else line_index(self.text)
+
+
 class Document:
     """Text + version + incrementally parsed tree of one open document."""
 
@@ -100,11 +241,11 @@ class Document:
         self._uri = uri
         self._language = language
         self._version = version
-        self._parser = _parser(language)
+        self._parsing = _Parsing(_parser(language))
         self._lines: LineIndex | None = None
         self._text = text
         self._binary = "\0" in text
-        self._tree = self._parse_fresh()
+        self._slot = _TreeSlot(self._parsing, self._binary)  # parsed when first asked for
 
     @property
     def uri(self) -> str:
@@ -124,8 +265,14 @@ class Document:
 
     @property
     def tree(self) -> tree_sitter.Tree | None:
-        """The current tree; never edited in place, so holding on to it is safe."""
-        return self._tree
+        """The current tree (parsed now if edits are pending); never edited in place, so
+        holding on to it is safe."""
+        return self._slot.tree(self._text)
+
+    @property
+    def parsed(self) -> bool:
+        """Whether the current tree is there already (no edit waits for a parse)."""
+        return self._slot.parsed
 
     @property
     def is_binary(self) -> bool:
@@ -140,32 +287,22 @@ class Document:
         return self._lines
 
     def apply_change(self, start: int, end: int, new_text: str, version: int | None = None) -> None:
-        """Replace text[start:end] (str offsets) with `new_text`, updating the tree incrementally."""
+        """Replace text[start:end] (str offsets) with `new_text`; the tree follows when asked for."""
         old = self._text
         if not 0 <= start <= end <= len(old):
             raise ValueError(f"change range {start}..{end} is outside a document of length {len(old)}")
+        lines = self.line_index
+        edit = tree_edit(old, start, end, new_text, lines) if self._parsing.parser is not None else None
         # A document being edited keeps its line index in step and offers it to the free
         # position functions, which the server calls on `text` for the next change.
-        lines = self._lines if self._lines is not None else line_index(old)
         self._lines = lines.edited(start, end, new_text)
         remember(self._lines)
-        text = self._lines.text
+        self._text = self._lines.text
         # Only a change can bring a NUL in; only a document that had one can lose it.
-        self._binary = ("\0" in text) if self._binary else ("\0" in new_text)
-        self._text = text
+        self._binary = ("\0" in self._text) if self._binary else ("\0" in new_text)
         if version is not None:
             self._version = version
-        if self._tree is None:
-            self._tree = self._parse_fresh()  # e.g. the last NUL just went away
-            return
-        data = _utf8(text)
-        if not self._parsable(data):
-            self._tree = None
-            return
-        edited = self._tree.copy()  # the old tree may sit in a snapshot: edit a copy
-        edited.edit(*tree_edit(old, start, end, new_text))
-        assert self._parser is not None  # a tree exists only when there is a parser
-        self._tree = self._parser.parse(data, old_tree=edited)
+        self._slot = self._slot.edited(edit, self._binary)
 
     def replace_all(self, text: str, version: int | None = None) -> None:
         """Replace the whole text (a full-document change); the tree is parsed afresh."""
@@ -174,18 +311,9 @@ class Document:
         self._binary = "\0" in text
         if version is not None:
             self._version = version
-        self._tree = self._parse_fresh()
+        self._slot = self._slot.edited(None, self._binary)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(self._uri, self._version, self._language, self._text, self._tree)
-
-    def _parsable(self, data: bytes) -> bool:
-        return self._parser is not None and not self._binary and len(data) <= MAX_PARSE_BYTES
-
-    def _parse_fresh(self) -> tree_sitter.Tree | None:
-        if self._parser is None or self._binary or len(self._text) > MAX_PARSE_BYTES:
-            return None
-        data = _utf8(self._text)
-        if not self._parsable(data):
-            return None
-        return self._parser.parse(data)
+        return Snapshot(
+            self._uri, self._version, self._language, self._text, _slot=self._slot, _lines=self._lines
+        )

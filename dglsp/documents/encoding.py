@@ -82,32 +82,66 @@ def _scan_starts(text: str, pos: int, endpos: int) -> list[int]:
 
 
 class LineIndex:
-    """The line starts of one text, for position <-> offset conversions."""
+    """The line starts of one text, for position <-> offset conversions.
 
-    __slots__ = ("_starts", "text")
+    An edit shifts every later line start. Rather than rewrite them all per keystroke, an index
+    may hold a pending shift: stored starts from `_shift_from` on are `_shift` short of the real
+    ones. Typing at one place keeps adding to the same shift; an edit elsewhere applies it first.
+    """
 
-    def __init__(self, text: str, *, _starts: list[int] | None = None) -> None:
+    __slots__ = ("_cr", "_shift", "_shift_from", "_starts", "text")
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        _starts: list[int] | None = None,
+        _shift_from: int | None = None,
+        _shift: int = 0,
+        _cr: bool | None = None,
+    ) -> None:
         self.text = text
         self._starts = _starts if _starts is not None else [0, *_scan_starts(text, 0, len(text))]
+        self._shift = _shift
+        self._shift_from = len(self._starts) if _shift_from is None or not _shift else _shift_from
+        # Whether the text may hold a "\r" (True can be stale after one was deleted: that only
+        # costs speed). Without one, lines are exactly tree-sitter's rows.
+        self._cr = ("\r" in text) if _cr is None else _cr
 
     @property
     def line_count(self) -> int:
         """Number of lines; a text ending in a line break has an empty last line."""
         return len(self._starts)
 
+    @property
+    def may_have_carriage_returns(self) -> bool:
+        """False when the text surely has no "\\r", so its lines are tree-sitter's rows."""
+        return self._cr
+
     def line_start(self, line: int) -> int:
-        return self._starts[line]
+        if line < 0:
+            line += len(self._starts)
+        start = self._starts[line]
+        return start + self._shift if line >= self._shift_from else start
 
     def line_end(self, line: int) -> int:
         """Offset of the end of the line's content, before its line break."""
         if line + 1 >= len(self._starts):
             return len(self.text)
-        nxt = self._starts[line + 1]
+        nxt = self.line_start(line + 1)
         return nxt - 2 if self.text.startswith("\r\n", nxt - 2) else nxt - 1
 
     def line_of(self, offset: int) -> int:
         """The line holding `offset` (an offset inside a "\\r\\n" belongs to the line it ends)."""
-        return bisect.bisect_right(self._starts, offset) - 1
+        return self._bisect(bisect.bisect_right, offset) - 1
+
+    def _bisect(self, search, value: int) -> int:
+        """`search` (bisect_left or bisect_right) over the real starts, pending shift included."""
+        starts, split = self._starts, self._shift_from
+        index = search(starts, value, 0, split)
+        if index < split:
+            return index
+        return search(starts, value - self._shift, split)
 
     def position_to_offset(
         self, line: int, column: int, encoding: Encoding = "utf-16", *, clamp: bool = False
@@ -121,7 +155,7 @@ class LineIndex:
             if clamp:
                 return len(self.text)
             raise PositionError(f"line {line} is past the end of a document with {len(self._starts)} lines")
-        start, end = self._starts[line], self.line_end(line)
+        start, end = self.line_start(line), self.line_end(line)
         content = self.text[start:end]
         index = _index_in_line(content, column, encoding)
         if index is None:
@@ -138,46 +172,68 @@ class LineIndex:
         if not 0 <= offset <= len(self.text):
             raise PositionError(f"offset {offset} is outside a document of length {len(self.text)}")
         line = self.line_of(offset)
-        start = self._starts[line]
+        start = self.line_start(line)
         end = min(offset, self.line_end(line))
         return line, _width(self.text[start:end], encoding)
 
     def edited(self, start: int, end: int, new_text: str) -> LineIndex:
-        """The index of text[:start] + new_text + text[end:], rescanning only the lines touched."""
-        starts, old = self._starts, self.text
+        """The index of text[:start] + new_text + text[end:], rescanning only the lines touched.
+
+        The starts after the edit are copied, not rewritten: their shift is added to the
+        pending one when that one starts where this edit's does (typing at one place)."""
+        old = self.text
         if not 0 <= start <= end <= len(old):
             raise ValueError(f"edit range {start}..{end} is outside a text of length {len(old)}")
         text = old[:start] + new_text + old[end:]
         delta = len(new_text) - (end - start)
         # Line starts before `start` keep their place: a break ending before the edit cannot
         # change (one ending exactly at `start` can, "\r" + an inserted "\n").
-        keep = bisect.bisect_left(starts, start)
-        lo = starts[keep - 1] if keep else 0
+        keep = self._bisect(bisect.bisect_left, start)
+        lo = self.line_start(keep - 1) if keep else 0
         # Starts at or after end + 2 come from breaks that begin at or after `end`, which the edit
         # does not touch; the first of them bounds the rescan.
-        tail = bisect.bisect_left(starts, end + 2)
-        hi = starts[tail] + delta if tail < len(starts) else len(text)
+        tail = self._bisect(bisect.bisect_left, end + 2)
+        count = len(self._starts)
+        hi = self.line_start(tail) + delta if tail < count else len(text)
         rescanned = _scan_starts(text, lo, hi)
-        if tail < len(starts):
+        if tail < count:
             tail += 1  # the rescan ends with that start already
+        starts, shift = self._starts, self._shift
+        if shift and not keep <= self._shift_from <= tail:
+            # The pending shift starts inside the kept part or the copied tail: apply it first.
+            starts, shift = self._real_starts(), 0
         new_starts = starts[:keep] or [0]
         new_starts += rescanned
-        new_starts += [s + delta for s in starts[tail:]] if delta else starts[tail:]
-        return LineIndex(text, _starts=new_starts)
+        shift_from = len(new_starts)
+        new_starts += starts[tail:]
+        return LineIndex(
+            text,
+            _starts=new_starts,
+            _shift_from=shift_from,
+            _shift=shift + delta,
+            _cr=self._cr or "\r" in new_text,
+        )
+
+    def _real_starts(self) -> list[int]:
+        split, shift = self._shift_from, self._shift
+        return self._starts[:split] + [s + shift for s in self._starts[split:]]
 
 
 # A few recent indexes, so repeated conversions on the same text do not rescan it. Documents put
-# their incrementally updated index here too (see `remember`).
+# their incrementally updated index here too (see `remember`). The key is the text's identity:
+# hashing a large text would cost more than the conversion (the entry holds the text, so its id
+# cannot be reused while the entry is here). An equal text that is another object is rescanned.
 _CACHE_SIZE = 8
-_cache: OrderedDict[str, LineIndex] = OrderedDict()
+_cache: OrderedDict[int, LineIndex] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
 def remember(index: LineIndex) -> None:
     """Offer an index already built for its text to later `line_index` calls."""
+    key = id(index.text)
     with _cache_lock:
-        _cache[index.text] = index
-        _cache.move_to_end(index.text)
+        _cache[key] = index
+        _cache.move_to_end(key)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
 
@@ -185,9 +241,9 @@ def remember(index: LineIndex) -> None:
 def line_index(text: str) -> LineIndex:
     """The (cached) line index of `text`."""
     with _cache_lock:
-        index = _cache.get(text)
-        if index is not None:
-            _cache.move_to_end(text)
+        index = _cache.get(id(text))
+        if index is not None and index.text is text:
+            _cache.move_to_end(id(text))
             return index
     index = LineIndex(text)
     remember(index)

@@ -2,7 +2,8 @@
 
 Our Document is the only up-to-date copy of the text (pygls' is not updated after didOpen:
 see server/lsp_protocol.py). Each change range is converted with the negotiated encoding
-against our text, change by change, as the client meant it.
+against our text (its line index, kept in step edit by edit), change by change, as the client
+meant it. A change records its tree edit; the parse waits until a request needs the tree.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from dglsp.documents import Document, PositionError, position_to_offset
+from dglsp.documents import Document, PositionError
+from dglsp.documents.encoding import LineIndex
 from dglsp.languages import language_for_lsp_id
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ def did_change(ls: DglspServer, params: types.DidChangeTextDocumentParams) -> No
     try:
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
-                start, end = _offsets(document.text, change.range, encoding)
+                start, end = _offsets(document.line_index, change.range, encoding)
                 document.apply_change(start, end, change.text, version)
             else:
                 document.replace_all(change.text, version)
@@ -55,13 +57,13 @@ def did_close(ls: DglspServer, params: types.DidCloseTextDocumentParams) -> None
     ls.state.documents.pop(uri, None)
 
 
-def _offsets(text: str, range_: types.Range, encoding: str) -> tuple[int, int]:
+def _offsets(lines: LineIndex, range_: types.Range, encoding: str) -> tuple[int, int]:
     def offset(position: types.Position) -> int:
         try:
-            return position_to_offset(text, position.line, position.character, encoding)
+            return lines.position_to_offset(position.line, position.character, encoding)
         except PositionError as error:  # the client is out of step; do what pygls does
             log.warning("change range outside the document (%s): clamped", error)
-            return position_to_offset(text, position.line, position.character, encoding, clamp=True)
+            return lines.position_to_offset(position.line, position.character, encoding, clamp=True)
 
     start, end = offset(range_.start), offset(range_.end)
     return min(start, end), max(start, end)
