@@ -77,7 +77,12 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
     with floor_copy as floor:
         if floor is not None:
             runners.append(
-                Runner(f"random weights (floor), {floor_steps} steps", "random", str(floor), floor_steps)
+                Runner(
+                    f"random weights (floor), {floor_steps} step{'s' if floor_steps != 1 else ''}",
+                    "random",
+                    str(floor),
+                    floor_steps,
+                )
             )
             models["random"] = {
                 **describe_model(floor),

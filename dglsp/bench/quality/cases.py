@@ -33,7 +33,15 @@ MAX_MIDDLE_CHARS = 240
 MIN_SINGLE_CHARS = 4  # shorter lines are closers (`}`, `)`, `end`): nothing to judge
 MULTI_LINES = (2, 5)
 ATTEMPTS_PER_CASE = 40
-_PROSE_NODES = ("comment", "string", "string_content", "line_comment", "block_comment")
+_PROSE_NODES = (
+    "comment",
+    "line_comment",
+    "block_comment",
+    "string",
+    "string_content",
+    "string_literal",
+    "raw_string_literal",
+)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,11 @@ class RunnerResult:
 
 def diffusion_runners(model: str, steps: Sequence[int], label: str | None = None) -> list[Runner]:
     name = label or Path(model).name
-    return [Runner(f"{name}, {n} steps", "diffusion", model, n) for n in steps]
+    return [Runner(f"{name}, {_steps(n)}", "diffusion", model, n) for n in steps]
+
+
+def _steps(n: int) -> str:
+    return f"{n} step" if n == 1 else f"{n} steps"
 
 
 def run_all(
