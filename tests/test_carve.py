@@ -472,6 +472,24 @@ def test_window_header_has_imports_and_scopes_above_it():
     assert region.header == f"{JAVA_IMPORTS}\n{JAVA_CLASS}"
 
 
+def test_imports_are_looked_for_in_the_files_head_only():
+    """Import windows go on while each holds an import: a long import block is read to its end,
+    an import after a stretch of code longer than a window is not looked for (cost: the head)."""
+    from dglsp.carve.queries import IMPORT_WINDOW_BYTES
+
+    many = "".join(f"import module_{i}\n" for i in range(IMPORT_WINDOW_BYTES // 8))  # > 2 windows
+    block = "def f(x):\n    return x\n\n\n"
+    code = block * (IMPORT_WINDOW_BYTES // 10)  # > 1 window
+    end = "import late\n\n\ndef g():\n    return 1\n"
+    text = many + code + end
+    region = carve(snapshot_of("python", text), text.index("return 1"))
+    header = region.header.split("\n")
+    assert header[0] == "import module_0" and header[-1] == f"import module_{IMPORT_WINDOW_BYTES // 8 - 1}"
+    assert len(header) == IMPORT_WINDOW_BYTES // 8 and "import late" not in header
+    near = "import os\n" + block * (IMPORT_WINDOW_BYTES // 2 // len(block)) + end
+    assert carve(snapshot_of("python", near), near.index("return 1")).header == "import os\nimport late"
+
+
 def test_imports_inside_the_region_are_not_repeated():
     text, marks = marked(SOURCES["python"])
     region = carve(snapshot_of("python", text), marks["outside"])  # the window holds the imports

@@ -1,9 +1,10 @@
 """The per-language query files (grammars/<language>.scm), compiled once, and running them.
 
 A query file is compiled into two queries: the @import patterns, run from the root with a start
-depth limit (imports sit at the top of a file, and a whole-tree search costs milliseconds per
-keystroke on large files), and the rest (@function, @decorator, @scope), run only over the bytes
-around the cursor, which visits the cursor's ancestors and little else.
+depth limit over the file's head only (imports sit at the top of a file, and a whole-tree search
+costs a fraction of a millisecond per keystroke on large files), and the rest (@function,
+@decorator, @scope), run only over the bytes around the cursor, which visits the cursor's
+ancestors and little else.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ log = logging.getLogger(__name__)
 
 # @import patterns may start at the root (depth 0) or one of its children (depth 1).
 IMPORT_MAX_START_DEPTH = 1
+# The head searched for imports: windows of this many bytes from the file's start, as long as
+# the window before held an import. A file's imports come first (Go and Java require it);
+# ones after a stretch of this much code without any are not looked for. Searching a window
+# costs about a microsecond per KB, whatever the file's size.
+IMPORT_WINDOW_BYTES = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,12 +98,22 @@ def find_around(q: Queries, tree: tree_sitter.Tree, start_byte: int, end_byte: i
 
 
 def find_imports(q: Queries, tree: tree_sitter.Tree) -> list[tree_sitter.Node]:
+    """@import nodes in the file's head (see IMPORT_WINDOW_BYTES), in document order."""
     if q.imports is None:
         return []
-    cursor = tree_sitter.QueryCursor(q.imports)
-    cursor.set_max_start_depth(IMPORT_MAX_START_DEPTH)
+    root = tree.root_node
     found: dict[tree_sitter.Node, None] = {}
-    for _, match in cursor.matches(tree.root_node):
-        for node in match.get("import", ()):
-            found[node] = None
-    return list(found)
+    start = 0
+    while start < root.end_byte:
+        end = start + IMPORT_WINDOW_BYTES
+        cursor = tree_sitter.QueryCursor(q.imports)
+        cursor.set_max_start_depth(IMPORT_MAX_START_DEPTH)
+        cursor.set_byte_range(start, end)
+        before = len(found)
+        for _, match in cursor.matches(root):
+            for node in match.get("import", ()):
+                found[node] = None  # one across a window's edge is found twice, kept once
+        if len(found) == before:
+            break
+        start = end
+    return sorted(found, key=lambda node: node.start_byte)
