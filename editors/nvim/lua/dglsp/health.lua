@@ -136,7 +136,7 @@ local function check_server(cfg)
       health.warn(
         'no dglsp client is running: open a file of one of its filetypes: '
           .. table.concat(cfg.filetypes or {}, ', '),
-        { 'If one is open, the server failed to start: see :LspLog' }
+        { 'If one is open, the server failed to start: see the log, vim.lsp.log.get_filename()' }
       )
     end
     return
@@ -148,7 +148,7 @@ local function check_server(cfg)
       return vim.fn.fnamemodify(vim.api.nvim_buf_get_name(buf), ':~:.')
     end, buffers)
     if client:is_stopped() then
-      health.error(('client %d has stopped'):format(client.id), { 'See :LspLog' })
+      health.error(('client %d has stopped'):format(client.id), { 'See the log: vim.lsp.log.get_filename()' })
     else
       health.ok(('client %d running, attached to %s; position encoding %s'):format(
         client.id,
