@@ -134,6 +134,9 @@ class Pipeline:
         typed = text[start:cursor]
         style = detect_style(text)
         settings = self.settings
+        # The prompt's ids go along when the engine's own tokenizer made them (not an offline
+        # stand-in): then the engine does not encode the prompt a second time.
+        own_ids = self.engine.tokenizer is not None and context.prompt.ids
         request = InfillRequest(
             prompt=context.prompt.text,
             canvas_length=context.prompt.canvas_length,
@@ -142,6 +145,7 @@ class Pipeline:
             seed=settings.seed,
             strategy=settings.strategy,
             pinned_suffix=context.prompt.pinned_suffix,
+            prompt_ids=context.prompt.ids if own_ids else (),
         )
 
         mark = time.perf_counter()

@@ -145,3 +145,41 @@ async def test_pinned_strategy_moves_the_suffix_from_the_prompt_to_the_canvas():
     assert "return math.pi * r2" not in request.prompt
     assert request.pinned_suffix == context.prompt.suffix == "radius * radius\n    return math.pi * r2"
     assert completion.text == "radius ** 2"
+
+
+async def test_the_prompts_ids_go_to_the_engine_and_give_the_same_text(tiny_model_dir):
+    """The pipeline encodes the prompt once and hands the ids over; the engine then produces
+    what it produces from the text alone (same seed, same drafts)."""
+    from dglsp.engine import InfillRequest
+
+    settings = Settings(engine="inprocess", model=str(tiny_model_dir), steps=3, seed=5)
+    engine = create_engine(settings)
+    seen = []
+    infill = engine.infill
+
+    def capturing(request, cancel=None):
+        seen.append(request)
+        return infill(request, cancel)
+
+    engine.infill = capturing  # type: ignore[method-assign]
+    pipeline = Pipeline(engine, settings)
+    cursor = SOURCE.index("ret\n") + 3
+    await pipeline.complete(_snapshot(), cursor)
+    request = seen[-1]
+    assert request.prompt_ids and list(request.prompt_ids) == engine.tokenizer.encode(request.prompt)
+    assert pipeline.context(_snapshot(), cursor).prompt.total_tokens == len(request.prompt_ids)
+
+    async def drafts(request: InfillRequest) -> list[tuple[int, str]]:
+        return [(draft.step, draft.text) async for draft in infill(request)]
+
+    with_ids = await drafts(request)
+    without = await drafts(InfillRequest(request.prompt, request.canvas_length, steps=3, seed=5))
+    assert with_ids == without and len(with_ids) == 3
+    # The ids are what the engine uses: other ids, other text.
+    other = await drafts(
+        InfillRequest(
+            request.prompt, request.canvas_length, steps=3, seed=5, prompt_ids=request.prompt_ids[:-4]
+        )
+    )
+    assert other != with_ids
+    await engine.close()

@@ -159,3 +159,33 @@ def test_typing_at_the_cursor_keeps_a_trimmed_prompt_start_in_place(fim_tokenize
     # And the cut is on a block boundary counted from the function's first line.
     first_kept = ("def f():\n" + body).split("\n").index(starts[-1])
     assert first_kept % TRIM_BLOCK_LINES == 0
+
+
+def test_typing_encodes_only_what_changed(fim_tokenizer):
+    """Between keystrokes the template, the header and the suffix are counted from memory; the
+    prompt is encoded once (its ids are the engine's input), never again just to count it."""
+
+    class Counting:
+        def __init__(self, tokenizer):
+            self.tokenizer, self.texts = tokenizer, []
+            self.bos_token, self.chat_template = tokenizer.bos_token, None
+
+        def has_token(self, token):
+            return self.tokenizer.has_token(token)
+
+        def count(self, text):
+            self.texts.append(text)
+            return self.tokenizer.count(text)
+
+        def encode(self, text):
+            self.texts.append(text)
+            return self.tokenizer.encode(text)
+
+    tokenizer = Counting(fim_tokenizer)
+    first = _build(tokenizer, prefix="def f(x):\n    return ")
+    tokenizer.texts.clear()
+    typed = _build(tokenizer, prefix="def f(x):\n    return x")
+    assert tokenizer.texts == ["def f(x):\n    return x", typed.text]  # the prefix, the prompt
+    assert typed.ids == tuple(fim_tokenizer.encode(typed.text)) and typed.total_tokens == len(typed.ids)
+    assert (typed.context_tokens, typed.suffix_tokens) == (first.context_tokens, first.suffix_tokens)
+    assert _build(EstimatedTokenizer()).ids is None

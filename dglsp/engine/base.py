@@ -48,6 +48,9 @@ class InfillRequest:
     strategy: str = "prompt"
     pinned_suffix: str = ""
     middle_lengths: tuple[int, ...] = ()
+    # `prompt` already encoded by the engine's own tokenizer (the pipeline counted it with
+    # them): an engine that encodes prompts may use these ids instead. Empty: encode `prompt`.
+    prompt_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

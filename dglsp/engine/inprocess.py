@@ -202,7 +202,8 @@ class InProcessEngine:
             seed=request.seed,
         )
         started = time.perf_counter()
-        encoded = self._prompt_cache.encode(tokenizer.encode(request.prompt))
+        ids = list(request.prompt_ids) if request.prompt_ids else tokenizer.encode(request.prompt)
+        encoded = self._prompt_cache.encode(ids)
         self.last_stats = {
             "prompt_tokens": encoded.prompt_length,
             "reused_tokens": encoded.reused_tokens,

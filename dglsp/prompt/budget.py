@@ -34,12 +34,17 @@ class Fitted:
     suffix_tokens: int
 
 
-def fit_to_budget(context: str, prefix: str, suffix: str, available: int, count: Count) -> Fitted:
+def fit_to_budget(
+    context: str, prefix: str, suffix: str, available: int, count: Count, count_again: Count | None = None
+) -> Fitted:
+    """`count_again`, if given, counts the context and the suffix: a count that remembers
+    recent texts (they seldom change between keystrokes); `count` does the rest."""
     available = max(0, available)
     context = _tail_chars(context, available * MAX_CHARS_PER_TOKEN)
     prefix = _tail_chars(prefix, available * MAX_CHARS_PER_TOKEN)
     suffix = _head_chars(suffix, available * MAX_CHARS_PER_TOKEN)
-    sizes = [count(context), count(prefix), count(suffix)]
+    again = count_again or count
+    sizes = [again(context), count(prefix), again(suffix)]
     if sum(sizes) <= available:
         return Fitted(context, prefix, suffix, *sizes)
 
