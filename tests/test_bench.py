@@ -276,6 +276,10 @@ def test_overhead_bench_reports_every_stage(capsys, tmp_path):
         assert all(_figure_ok(row["stages_ms"][stage]) for stage in STAGES), row["stages_ms"]
         assert _figure_ok(row["total_ms"]) and _figure_ok(row["prompt_estimated_ms"])
         assert row["total_ms"]["p50"] >= row["stages_ms"]["document"]["p50"]
+        # Every answered request pays its parse; a superseded keystroke only its didChange.
+        assert row["stages_ms"]["parse"]["p50"] > 0 and _figure_ok(row["superseded_keystroke_ms"])
+        assert row["total_ms"]["p50"] >= row["stages_ms"]["parse"]["p50"]
+        assert row["superseded_keystroke_ms"]["p50"] <= row["total_ms"]["p50"]
     verdicts = report["target"]["by_language"]
     assert {v["language"] for v in verdicts} == {"python", "javascript"}
     assert all(v["met"] is None for v in verdicts)  # 10,000 lines not measured here
