@@ -6,6 +6,7 @@ import { CONTEXT_SCHEME, ContextDocuments } from "./contextView";
 import { runDoctor } from "./doctor";
 import { DraftRenderer } from "./drafts";
 import { showMenu } from "./menu";
+import { onInterpreterChange } from "./python";
 import { readSettings } from "./settings";
 import { StatusBar } from "./statusBar";
 import { formatStatus } from "./statusText";
@@ -84,6 +85,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     register("dglsp.showLogs", () => log.show()),
   );
   await dglsp.start();
+  // A server run as `python -m dglsp` follows the interpreter picked in the Python extension.
+  const interpreterWatch = await onInterpreterChange(() => {
+    if (dglsp.serverCommand?.source !== "setting" && dglsp.serverCommand?.source !== "path") void dglsp.restart();
+  });
+  if (interpreterWatch) context.subscriptions.push(interpreterWatch);
 }
 
 export async function deactivate(): Promise<void> {

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CodeServer, launchBrowser, loadPlaywright, missingTools, Profile } from "./harness.mjs";
-import { draftRecorder, ghostText, STATUS_ITEM, statusLabel } from "./page.mjs";
+import { draftOnScreen, draftRecorder, ghostText, STATUS_ITEM, statusLabel } from "./page.mjs";
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -107,6 +107,7 @@ test("the extension in code-server: ghost text, Tab, drafts, status, bad model",
     await browser.close().catch(() => {});
     await server.stop();
     copyLogs(profile, dir);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
   await page.goto(server.url);
   await page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
@@ -150,6 +151,8 @@ test("the extension in code-server: ghost text, Tab, drafts, status, bad model",
     const texts = [...new Set(drafts.filter((d) => d.beforeGhost).map((d) => d.text))];
     t.diagnostic(`${drafts.length} draft renderings, ${texts.length} different before the ghost text`);
     assert.ok(texts.length >= 2, `draft renderings seen: ${JSON.stringify(drafts)}`);
+    // The real suggestion replaced the draft: none is left on screen beside the ghost text.
+    assert.equal(await page.evaluate(draftOnScreen), "", "a draft is still drawn beside the ghost text");
   });
 
   await t.test("(b) Tab inserts exactly the suggested text", async () => {

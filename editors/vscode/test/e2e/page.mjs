@@ -15,22 +15,24 @@ export async function statusLabel(page) {
  * `window.__dglspDrafts` with whether VS Code's ghost text was already on screen.
  */
 export function draftRecorder() {
-  window.__dglspDrafts = [];
-  let last = "";
-  const ghostShown = () => !!document.querySelector(".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text");
-  const scan = () => {
+  // The draft drawn now, or "".
+  const current = () => {
     for (const el of document.querySelectorAll(".monaco-editor .view-lines span")) {
       const after = getComputedStyle(el, "::after");
       if (after.getPropertyValue("--dglsp-draft").trim() !== "1") continue;
       const raw = after.content;
-      const text = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, "$1") : raw;
-      if (text !== last) {
-        last = text;
-        window.__dglspDrafts.push({ text, at: performance.now(), beforeGhost: !ghostShown() });
-      }
-      return;
+      return raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, "$1") : raw;
     }
-    last = "";
+    return "";
+  };
+  const ghostShown = () => !!document.querySelector(".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text");
+  window.__dglspDraftOnScreen = current;
+  window.__dglspDrafts = [];
+  let last = "";
+  const scan = () => {
+    const text = current();
+    if (text && text !== last) window.__dglspDrafts.push({ text, at: performance.now(), beforeGhost: !ghostShown() });
+    last = text;
   };
   new MutationObserver(scan).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
   const frame = () => {
@@ -38,6 +40,11 @@ export function draftRecorder() {
     requestAnimationFrame(frame);
   };
   requestAnimationFrame(frame);
+}
+
+/** The draft drawn now, or "" (after draftRecorder ran). */
+export function draftOnScreen() {
+  return window.__dglspDraftOnScreen();
 }
 
 /**
