@@ -12,7 +12,6 @@ import tree_sitter
 from dglsp.carve.queries import Found, find_around, find_imports, queries
 from dglsp.carve.region import Region
 from dglsp.documents import Snapshot
-from dglsp.documents.encoding import line_index
 
 _BREAKS = b"\r\n"
 _BLANK = b" \t\f\v\r\n"
@@ -186,7 +185,7 @@ def _scope_header(src: _Source, scope: tree_sitter.Node, front: int) -> tuple[in
 
 def _window(snapshot: Snapshot, cursor: int, lines: int) -> tuple[int, int]:
     """`lines` lines centred on the cursor's line, clipped to the document."""
-    index = line_index(snapshot.text)
+    index = snapshot.line_index  # the document's own, kept in step edit by edit
     line = index.line_of(cursor)
     first = line - lines // 2
     last = first + lines - 1

@@ -3,9 +3,10 @@
 Contract (used by the server, the CLI and carving):
 - `Document(uri, language, version, text)`; `document.apply_change(start, end, new_text, version)`
   with `start`/`end` as str offsets (the server converts LSP positions with `encoding.py`
-  first), or `document.replace_all(text, version)`.
-- `document.snapshot()` -> `Snapshot`: immutable (text, version, language, tree), safe to hand to
-  background work.
+  first), or `document.replace_all(text, version)`. A change records its tree edit; the
+  incremental parse happens when a tree is first read (`document.tree`, `snapshot.tree`).
+- `document.snapshot()` -> `Snapshot`: immutable (text, version, language, tree, line index),
+  safe to hand to background work.
 - `encoding.py` converts between LSP positions in utf-8 / utf-16 / utf-32 units and str offsets.
 """
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import re
 import threading
+from array import array
 from collections import OrderedDict
 from typing import Literal, get_args
 
@@ -84,9 +85,11 @@ def _scan_starts(text: str, pos: int, endpos: int) -> list[int]:
 class LineIndex:
     """The line starts of one text, for position <-> offset conversions.
 
-    An edit shifts every later line start. Rather than rewrite them all per keystroke, an index
-    may hold a pending shift: stored starts from `_shift_from` on are `_shift` short of the real
-    ones. Typing at one place keeps adding to the same shift; an edit elsewhere applies it first.
+    The starts are a machine-int array: copying one for an edit is a memcpy, where a list would
+    touch an int object per line. An edit shifts every later line start; rather than rewrite
+    them all per keystroke, an index may hold a pending shift: stored starts from `_shift_from`
+    on are `_shift` short of the real ones. Typing at one place keeps adding to the same shift;
+    an edit elsewhere applies it first.
     """
 
     __slots__ = ("_cr", "_shift", "_shift_from", "_starts", "text")
@@ -95,13 +98,15 @@ class LineIndex:
         self,
         text: str,
         *,
-        _starts: list[int] | None = None,
+        _starts: array[int] | None = None,
         _shift_from: int | None = None,
         _shift: int = 0,
         _cr: bool | None = None,
     ) -> None:
         self.text = text
-        self._starts = _starts if _starts is not None else [0, *_scan_starts(text, 0, len(text))]
+        if _starts is None:
+            _starts = array("q", [0, *_scan_starts(text, 0, len(text))])
+        self._starts = _starts
         self._shift = _shift
         self._shift_from = len(self._starts) if _shift_from is None or not _shift else _shift_from
         # Whether the text may hold a "\r" (True can be stale after one was deleted: that only
@@ -202,8 +207,8 @@ class LineIndex:
         if shift and not keep <= self._shift_from <= tail:
             # The pending shift starts inside the kept part or the copied tail: apply it first.
             starts, shift = self._real_starts(), 0
-        new_starts = starts[:keep] or [0]
-        new_starts += rescanned
+        new_starts = starts[:keep] or array("q", [0])
+        new_starts.extend(rescanned)
         shift_from = len(new_starts)
         new_starts += starts[tail:]
         return LineIndex(
@@ -214,9 +219,11 @@ class LineIndex:
             _cr=self._cr or "\r" in new_text,
         )
 
-    def _real_starts(self) -> list[int]:
+    def _real_starts(self) -> array[int]:
         split, shift = self._shift_from, self._shift
-        return self._starts[:split] + [s + shift for s in self._starts[split:]]
+        starts = self._starts[:split]
+        starts.extend([s + shift for s in self._starts[split:]])
+        return starts
 
 
 # A few recent indexes, so repeated conversions on the same text do not rescan it. Documents put
