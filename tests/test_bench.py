@@ -24,7 +24,7 @@ from dglsp.bench.stats import percentile, summary
 from dglsp.cli import bench as bench_cli
 from dglsp.cli.common import CliError
 from dglsp.engine.base import EngineError
-from dglsp.model.configs import SMALL_VISION_CONFIG
+from dglsp.model.configs import SMALL_VISION_CONFIG, causal_config
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -236,9 +236,7 @@ def test_full_config_geometry_and_bytes_per_step():
     diffusion = models.on_meta(
         DiffusionGemmaForBlockDiffusion, models.diffusion_config("full"), torch.bfloat16
     )
-    causal = models.on_meta(
-        Gemma4ForCausalLM, models.causal_config(diffusion.config.text_config), torch.bfloat16
-    )
+    causal = models.on_meta(Gemma4ForCausalLM, causal_config(diffusion.config.text_config), torch.bfloat16)
     assert 50e9 < models.unique_bytes(diffusion) < 51e9
     step = floor.step_weight_bytes(diffusion, rows=1, width=256)
     assert step["expert_hit_fraction"] > 0.9999 and 51e9 < step["bytes"] < 53e9

@@ -1,5 +1,5 @@
 """The autoregressive baseline: greedy decoding with a KV cache on a causal Gemma 4 of the
-same geometry (see `dglsp.bench.models.causal_config`), random weights, same prompt.
+same geometry (see `dglsp.model.configs.causal_config`), random weights, same prompt.
 
 The loop is written out rather than calling `generate()` so that it produces exactly N
 tokens (random weights would stop at any EOS) and so that prefill and per-token times are

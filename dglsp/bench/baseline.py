@@ -37,7 +37,7 @@ def weight_bytes(model) -> int:
 
 
 def geometry(text_config) -> dict[str, Any]:
-    from dglsp.bench.models import layer_shapes
+    from dglsp.model.configs import layer_shapes
 
     keys = (
         "vocab_size",
@@ -81,7 +81,8 @@ def measure(kept: Kept, repeat: int) -> dict[str, Any]:
     import torch
 
     from dglsp.bench.autoregressive import greedy
-    from dglsp.bench.models import build_random_causal, causal_config, unique_bytes
+    from dglsp.bench.models import build_random_causal, unique_bytes
+    from dglsp.model.configs import causal_config
 
     if kept.device.type == "cuda":
         torch.cuda.empty_cache()

@@ -1,6 +1,6 @@
 """The autoregressive baseline's model: a transformers causal LM of DiffusionGemma's size.
 
-The causal twin of a DiffusionGemma text config (`dglsp.bench.models.causal_config`: Gemma 4's
+The causal twin of a DiffusionGemma text config (`dglsp.model.configs.causal_config`: Gemma 4's
 causal LM with the same layers, heads, experts, vocabulary and attention window) has about the
 same number of parameters: it lacks only the decoder's self-conditioning MLP and the unused
 vision stub. It saves with save_pretrained, so a trained baseline is a plain model directory.
@@ -21,8 +21,7 @@ CANVAS_ATTRIBUTE = "dglsp_canvas_length"
 
 def causal_model_config(preset_name: str, vocab_size: int, canvas_length: int):
     """The Gemma 4 causal config twin of the diffusion preset `preset_name`."""
-    from dglsp.bench.models import causal_config
-    from dglsp.model.configs import BOS_ID, EOS_ID, PAD_ID
+    from dglsp.model.configs import BOS_ID, EOS_ID, PAD_ID, causal_config
     from dglsp.training.presets import PRESETS, model_config
 
     diffusion = model_config(PRESETS[preset_name], vocab_size, canvas_length)
