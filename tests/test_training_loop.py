@@ -182,6 +182,12 @@ def test_cli_trains_from_scratch_and_continues_from_init(data_dir, tmp_path, cap
     summary = json.loads(capsys.readouterr().out)
     assert summary["steps"] == [0, 2] and summary["out"] == str(first)
 
+    # --resume without --steps keeps the run's own total (and so its LR schedule): a finished
+    # run stays finished instead of training on to a default.
+    assert train_command.run(parser.parse_args(["train", "--out", str(first), "--resume"])) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == [2, 2]
+    assert json.loads((first / "training.json").read_text())["options"]["steps"] == 2
+
     second = tmp_path / "second"
     argv = ["train", "--data", str(data_dir), "--out", str(second), "--init", str(first), "--steps", "1"]
     assert train_command.run(parser.parse_args([*argv, "--batch-size", "2", "--canvas-length", "24"])) == 0

@@ -14,6 +14,9 @@ from typing import Any
 
 from dglsp.cli.common import EXIT_OK, CliError
 
+DEFAULT_STEPS = 1000
+DEFAULT_CHECKPOINT_EVERY = 200
+
 
 def add_parser(subparsers: Any) -> None:
     from dglsp.training.data import HELDOUT_FRACTION
@@ -48,7 +51,12 @@ def add_parser(subparsers: Any) -> None:
         help="causal only: use this model directory's tokenizer and canvas length (the diffusion "
         "model to compare with) instead of training a new BPE",
     )
-    parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps (default 1000)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help=f"total optimizer steps (default {DEFAULT_STEPS}; with --resume: the run's own, so its "
+        "schedule is kept unless you extend it)",
+    )
     parser.add_argument(
         "--batch-size", type=int, default=8, metavar="B", help="examples per step (default 8)"
     )
@@ -77,7 +85,10 @@ def add_parser(subparsers: Any) -> None:
         "--heldout-fraction", type=float, default=HELDOUT_FRACTION, help="share of files held out of training"
     )
     parser.add_argument(
-        "--checkpoint-every", type=int, default=200, metavar="N", help="steps between checkpoints"
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help=f"steps between checkpoints (default {DEFAULT_CHECKPOINT_EVERY}; with --resume: the run's own)",
     )
     parser.add_argument(
         "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)"
@@ -96,14 +107,18 @@ def run(args: argparse.Namespace) -> int:
     if not args.data and not args.resume:
         raise CliError("--data DIR... is required (folders of source files to train on)")
     for name in ("steps", "batch_size", "checkpoint_every"):
-        if getattr(args, name) < 1:
+        value = getattr(args, name)
+        if value is not None and value < 1:
             raise CliError(f"--{name.replace('_', '-')} must be at least 1")
+    # Not given: a resumed run keeps its own (a different total would change its LR schedule).
+    steps = args.steps or (None if args.resume else DEFAULT_STEPS)
+    checkpoint_every = args.checkpoint_every or (None if args.resume else DEFAULT_CHECKPOINT_EVERY)
     fields = dict(
         data=args.data or [],
         out=args.out,
         init=args.init,
         resume=args.resume,
-        steps=args.steps,
+        steps=steps,
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
@@ -114,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         pad_weight=args.pad_weight,
         warmup_steps=args.warmup_steps,
         heldout_fraction=args.heldout_fraction,
-        checkpoint_every=args.checkpoint_every,
+        checkpoint_every=checkpoint_every,
         threads=args.threads,
         device=getattr(args, "device", None) or "auto",
     )

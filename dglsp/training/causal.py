@@ -78,7 +78,9 @@ def train_causal(options: CausalOptions, stream: TextIO | None = None) -> TrainR
         )
     if options.resume:
         state = load_state(out)
-        kept = {name: getattr(options, name) for name in _RESUME_KEEPS}
+        # What the command line gave (None: not given) overrides; the rest is the run's own.
+        given = {name: getattr(options, name) for name in _RESUME_KEEPS}
+        kept = {name: value for name, value in given.items() if value is not None}
         options = dataclasses.replace(CausalOptions(**state["options"]), **kept)
     if options.init:
         raise ValueError("--init is not supported with --objective causal (use --resume to continue)")

@@ -36,7 +36,7 @@ class TrainOptions:
     out: str
     init: str | None = None  # continue from this model directory (fresh optimizer)
     resume: bool = False  # continue the run saved in `out` (same options, same batches)
-    steps: int = 1000
+    steps: int | None = 1000  # None only with resume: the saved run's own
     batch_size: int = 8
     lr: float | None = None  # default: the preset's
     seed: int = 0
@@ -48,7 +48,7 @@ class TrainOptions:
     pad_weight: float = 0.25
     warmup_steps: int | None = None  # default: 5 % of the steps, at most 200
     heldout_fraction: float = HELDOUT_FRACTION
-    checkpoint_every: int = 200
+    checkpoint_every: int | None = 200  # None only with resume: the saved run's own
     threads: int | None = None
     device: str = "auto"
 
@@ -118,7 +118,9 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
         )
     if options.resume:
         state = load_state(out)
-        kept = {name: getattr(options, name) for name in _RESUME_KEEPS}
+        # What the command line gave (None: not given) overrides; the rest is the run's own.
+        given = {name: getattr(options, name) for name in _RESUME_KEEPS}
+        kept = {name: value for name, value in given.items() if value is not None}
         options = dataclasses.replace(TrainOptions(**state["options"]), **kept)
     options = resolved(options)
     if options.threads:
