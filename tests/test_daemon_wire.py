@@ -19,6 +19,7 @@ def test_messages_are_json_lines_and_round_trip():
         "def f():\n    <|fim_middle|>", canvas_length=16, steps=7, entropy_bound=0.2, seed=3
     )
     pinned = InfillRequest("def f():\n    ", strategy="pinned", pinned_suffix="\n", middle_lengths=(8, 16))
+    with_ids = InfillRequest("def f():\n    ", prompt_ids=(5, 6, 7))
     line = wire.encode({"type": "infill", "id": 4, "request": wire.request_to_wire(request)})
     assert line.endswith(b"\n") and line.count(b"\n") == 1  # newlines inside strings are escaped
     message = wire.decode(line)
@@ -26,6 +27,8 @@ def test_messages_are_json_lines_and_round_trip():
     assert wire.request_from_wire(message["request"]) == request
     as_json = wire.decode(wire.encode({"type": "infill", "id": 5, "request": wire.request_to_wire(pinned)}))
     assert wire.request_from_wire(as_json["request"]) == pinned
+    as_json = wire.decode(wire.encode({"type": "infill", "id": 6, "request": wire.request_to_wire(with_ids)}))
+    assert wire.request_from_wire(as_json["request"]) == with_ids
 
     draft = Draft(3, 48, "return a + b ✓", final=True, token_ids=(5, 6))
     back = wire.draft_from_wire(wire.decode(wire.encode(wire.draft_to_wire(9, draft))))
@@ -53,6 +56,10 @@ def test_bad_requests_are_wire_errors():
         wire.request_from_wire({"prompt": "x", "steps": True})
     with pytest.raises(wire.WireError, match="middle_lengths"):
         wire.request_from_wire({"prompt": "x", "middle_lengths": [8, "16"]})
+    with pytest.raises(wire.WireError, match="prompt_ids"):
+        wire.request_from_wire({"prompt": "x", "prompt_ids": [1, 2.5]})
+    with pytest.raises(wire.WireError, match="prompt_ids"):
+        wire.request_from_wire({"prompt": "x", "prompt_ids": "1 2"})
     assert wire.request_from_wire({"prompt": "x"}) == InfillRequest("x")  # defaults fill in
 
 

@@ -112,6 +112,7 @@ _REQUEST_TYPES: dict[str, type | tuple[type, ...]] = {
     "strategy": str,
     "pinned_suffix": str,
     "middle_lengths": list,
+    "prompt_ids": list,
 }
 
 
@@ -131,8 +132,8 @@ def request_from_wire(raw: Any) -> InfillRequest:
         if expected is not None and (isinstance(value, bool) or not isinstance(value, expected)):
             raise WireError(f"request field '{spec.name}' has the wrong type ({type(value).__name__})")
         if isinstance(value, list):  # JSON arrays come back as the frozen dataclass's tuples
-            if spec.name == "middle_lengths" and not all(_is_int(item) for item in value):
-                raise WireError("request field 'middle_lengths' must be a list of integers")
+            if spec.name in ("middle_lengths", "prompt_ids") and not all(_is_int(item) for item in value):
+                raise WireError(f"request field '{spec.name}' must be a list of integers")
             value = tuple(value)
         values[spec.name] = value
     if "prompt" not in values:
