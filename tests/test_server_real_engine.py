@@ -21,7 +21,10 @@ pytestmark = pytest.mark.slow
 
 
 async def test_dglsp_stdio_loads_the_model_completes_and_reports_a_bad_model(tiny_model_dir):
-    command = [sys.executable, "-m", "dglsp", "--stdio", "--model", str(tiny_model_dir), "--device", "cpu"]
+    command = [
+        sys.executable, "-m", "dglsp", "--stdio", "--model", str(tiny_model_dir),
+        "--device", "cpu", "--engine", "inprocess",
+    ]  # fmt: skip
     client = await ClientServerConfig(command).start()
     statuses: list[protocol.StatusParams] = []
 
