@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -28,19 +27,18 @@ import torch
 from dglsp.training.checkpoint import STATE_FILE
 from dglsp.training.data import Split, split_files
 from dglsp.training.loop import (
-    CLIP_NORM,
+    _RESUME_KEEPS,
     LOG_FILE,
     TrainOptions,
     TrainResult,
     _earlier_seconds,
-    _log,
     _trim_log,
-    lr_factor,
+    make_optimizer,
     resolved,
+    run_steps,
 )
 
 OBJECTIVE = "causal"
-_RESUME_KEEPS = ("steps", "threads", "device", "checkpoint_every", "resume", "out")
 
 
 @dataclass
@@ -114,14 +112,8 @@ def train_causal(options: CausalOptions, stream: TextIO | None = None) -> TrainR
     model_tokenizer = ModelTokenizer(tokenizer, [tokenizer.eos_token_id])
     # The same builder, canvas and budget as the diffusion trainer: the same examples.
     builder = ExampleBuilder(model_tokenizer, canvas, Settings(context_budget=options.context_budget))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.9, 0.95), weight_decay=0.01)
-    warmup, total = options.warmup_steps or 0, options.steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, total))
-    first = 0
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        first = state["step"]
+    optimizer, scheduler, first = make_optimizer(model, options, state)
+    total = options.steps
     _trim_log(out / LOG_FILE, first)
 
     result = TrainResult(out, first, first)
@@ -141,28 +133,24 @@ def train_causal(options: CausalOptions, stream: TextIO | None = None) -> TrainR
         info["total_seconds"] = round(earlier_seconds + seconds, 1)
         save_checkpoint(out, model, tokenizer, optimizer, scheduler, step, dataclasses.asdict(options), info)
 
-    progress.restart()
-    for step in range(first, total):
-        examples = builder.sample(split.train, random.Random(f"{options.seed}:{step}"), options.batch_size)
+    def step_loss(step: int, examples: list):
         batch = causal_collate(examples, builder.pad_id).to(device)
-        loss = causal_loss(model, batch)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        return causal_loss(model, batch), batch
 
-        value = float(loss.detach())
-        result.losses.append(value)
-        result.last_step = step + 1
-        result.tokens += batch.tokens
-        _log(
-            out / LOG_FILE, step + 1, value, scheduler.get_last_lr()[0], batch, time.perf_counter() - started
-        )
-        progress.update(step + 1, value, batch.tokens, batch.canvas_tokens)
-        if (step + 1) % options.checkpoint_every == 0 or step + 1 == total:
-            checkpoint(step + 1)
-    result.seconds = time.perf_counter() - started
+    run_steps(
+        options,
+        builder,
+        split,
+        model,
+        optimizer,
+        scheduler,
+        first,
+        result,
+        progress,
+        started,
+        step_loss,
+        checkpoint,
+    )
     return result
 
 

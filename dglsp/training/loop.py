@@ -15,14 +15,19 @@ import math
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import torch
 
 from dglsp.training.checkpoint import INFO_FILE, STATE_FILE
 from dglsp.training.data import HELDOUT_FRACTION, Split, split_files
+
+if TYPE_CHECKING:
+    from dglsp.training.batch import Batch
+    from dglsp.training.progress import ProgressBar
 
 CLIP_NORM = 1.0
 LOG_FILE = "train_log.jsonl"
@@ -156,14 +161,8 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
         model_tokenizer, model.config.canvas_length, Settings(context_budget=options.context_budget)
     )
     objective = ObjectiveSettings(self_conditioning_rate=options.self_conditioning_rate)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.9, 0.95), weight_decay=0.01)
-    warmup, total = options.warmup_steps or 0, options.steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, total))
-    first = 0
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        first = state["step"]
+    optimizer, scheduler, first = make_optimizer(model, options, state)
+    total = options.steps
     _trim_log(out / LOG_FILE, first)
 
     result = TrainResult(out, first, first)
@@ -182,12 +181,64 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
         info["total_seconds"] = round(earlier_seconds + info["this_run"]["seconds"], 1)
         save_checkpoint(out, model, tokenizer, optimizer, scheduler, step, dataclasses.asdict(options), info)
 
+    def step_loss(step: int, examples: list) -> tuple[torch.Tensor, Batch]:
+        batch = collate(examples, builder.pad_id, options.pad_weight).to(device)
+        generator = torch.Generator().manual_seed(step_seed(options.seed, step))
+        return diffusion_loss(model, batch, generator, objective), batch
+
+    run_steps(
+        options,
+        builder,
+        split,
+        model,
+        optimizer,
+        scheduler,
+        first,
+        result,
+        progress,
+        started,
+        step_loss,
+        checkpoint,
+    )
+    return result
+
+
+def make_optimizer(model, options: TrainOptions, state: dict[str, Any] | None):
+    """AdamW with warm-up and cosine decay over `options.steps`; restored from `state` on resume.
+
+    Returns the optimizer, its scheduler and the first step to run.
+    """
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    warmup, total = options.warmup_steps or 0, options.steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, total))
+    if state is None:
+        return optimizer, scheduler, 0
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return optimizer, scheduler, state["step"]
+
+
+def run_steps(
+    options: TrainOptions,
+    builder,
+    split: Split,
+    model,
+    optimizer,
+    scheduler,
+    first: int,
+    result: TrainResult,
+    progress: ProgressBar,
+    started: float,
+    step_loss: Callable[[int, list], tuple[torch.Tensor, Any]],
+    checkpoint: Callable[[int], None],
+) -> None:
+    """Steps `first`..`options.steps`: the same examples per step for any objective (seeded by
+    the step), `step_loss` turns them into a loss and its batch; logging, progress, checkpoints."""
+    out, total = Path(options.out), options.steps
     progress.restart()
     for step in range(first, total):
         examples = builder.sample(split.train, random.Random(f"{options.seed}:{step}"), options.batch_size)
-        batch = collate(examples, builder.pad_id, options.pad_weight).to(device)
-        generator = torch.Generator().manual_seed(step_seed(options.seed, step))
-        loss = diffusion_loss(model, batch, generator, objective)
+        loss, batch = step_loss(step, examples)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
         optimizer.step()
@@ -205,7 +256,6 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
         if (step + 1) % options.checkpoint_every == 0 or step + 1 == total:
             checkpoint(step + 1)
     result.seconds = time.perf_counter() - started
-    return result
 
 
 def _info(
