@@ -30,6 +30,22 @@ def isolated_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         os.environ["DGLSP_RUNTIME_DIR"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_bundled_model() -> Iterator[None]:
+    """Servers and commands in tests see no bundled model unless a test asks for it
+    (tests/test_model_choice.py, test_bundled_model.py): with it, a scripted server left at the
+    default model would get the bundled one and an info message every test would have to expect."""
+    from dglsp.engine.model_choice import BUNDLED_DIR_ENV
+
+    previous = os.environ.get(BUNDLED_DIR_ENV)
+    os.environ[BUNDLED_DIR_ENV] = ""
+    yield
+    if previous is None:
+        os.environ.pop(BUNDLED_DIR_ENV, None)
+    else:
+        os.environ[BUNDLED_DIR_ENV] = previous
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random DiffusionGemma + FIM tokenizer in save_pretrained layout (built once per run).

@@ -10,13 +10,14 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig
 
 from dglsp import protocol
-from dglsp.engine.model_choice import BUNDLED_DIR, bundled_model_dir
+from dglsp.engine.model_choice import BUNDLED_DIR, BUNDLED_DIR_ENV, bundled_model_dir
 from dglsp.model.loading import resolve_model
 
 MAX_BYTES = 25 * 10**6  # the limit for weights + tokenizer + config
 
 
-def test_the_package_ships_the_bundled_model_within_25_mb() -> None:
+def test_the_package_ships_the_bundled_model_within_25_mb(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(BUNDLED_DIR_ENV)  # conftest hides it from the other tests
     assert bundled_model_dir() == BUNDLED_DIR, "dglsp/models/dglsp-small is missing from the package"
     size = sum(path.stat().st_size for path in BUNDLED_DIR.iterdir() if path.is_file())
     assert size <= MAX_BYTES, f"{size / 1e6:.1f} MB"

@@ -82,10 +82,11 @@ def test_a_remote_engine_keeps_its_own_model(bundled: Path, monkeypatch) -> None
     assert choose_model(settings).settings == settings
 
 
-def test_bundled_dir_defaults_to_the_package(monkeypatch) -> None:
+def test_bundled_dir_defaults_to_the_package_and_an_empty_setting_hides_it(monkeypatch) -> None:
     monkeypatch.delenv(BUNDLED_DIR_ENV, raising=False)
-    found = model_choice.bundled_model_dir()
-    assert found is None or found == model_choice.BUNDLED_DIR
+    assert model_choice.bundled_model_dir() == model_choice.BUNDLED_DIR
+    monkeypatch.setenv(BUNDLED_DIR_ENV, "")
+    assert model_choice.bundled_model_dir() is None
 
 
 @pytest.mark.slow

@@ -24,13 +24,16 @@ log = logging.getLogger(__name__)
 BUNDLED_NAME = "dglsp-small"
 # Inside the package, so a wheel carries it.
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models" / BUNDLED_NAME
-# Where a packager keeps the model outside the package (and where tests put a tiny one).
+# Where a packager keeps the model outside the package (and where tests put a tiny one);
+# set but empty: no bundled model (the default then fails with its own message).
 BUNDLED_DIR_ENV = "DGLSP_BUNDLED_MODEL"
 
 
 def bundled_model_dir() -> Path | None:
     """The bundled model's directory, or None if this installation has none."""
     override = os.environ.get(BUNDLED_DIR_ENV)
+    if override == "":
+        return None
     path = Path(override).expanduser().resolve() if override else BUNDLED_DIR
     return path if (path / "config.json").is_file() else None
 
