@@ -20,14 +20,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import torch
 
-from dglsp.training.checkpoint import STATE_FILE
 from dglsp.training.data import Split, split_files
 from dglsp.training.loop import (
-    _RESUME_KEEPS,
     LOG_FILE,
     TrainOptions,
     TrainResult,
@@ -36,6 +34,7 @@ from dglsp.training.loop import (
     make_optimizer,
     resolved,
     run_steps,
+    start_or_resume,
 )
 
 OBJECTIVE = "causal"
@@ -62,24 +61,14 @@ def train_causal(options: CausalOptions, stream: TextIO | None = None) -> TrainR
         load_causal_model,
         parameter_counts,
     )
-    from dglsp.training.checkpoint import load_state, save_checkpoint
+    from dglsp.training.checkpoint import save_checkpoint
     from dglsp.training.examples import ExampleBuilder
     from dglsp.training.presets import PRESETS
     from dglsp.training.progress import ProgressBar
     from dglsp.training.tokenizer import sample_texts, train_tokenizer
 
     out = Path(options.out)
-    state: dict[str, Any] | None = None
-    if not options.resume and (out / STATE_FILE).is_file():
-        raise ValueError(
-            f"{out} already holds a training run: add --resume to continue it, or pick another --out"
-        )
-    if options.resume:
-        state = load_state(out)
-        # What the command line gave (None: not given) overrides; the rest is the run's own.
-        given = {name: getattr(options, name) for name in _RESUME_KEEPS}
-        kept = {name: value for name, value in given.items() if value is not None}
-        options = dataclasses.replace(CausalOptions(**state["options"]), **kept)
+    options, state = start_or_resume(options, CausalOptions)
     if options.init:
         raise ValueError("--init is not supported with --objective causal (use --resume to continue)")
     options = resolved(options)

@@ -108,7 +108,7 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
     from dglsp.model.loading import choose_device
     from dglsp.model.tokenizer import ModelTokenizer
     from dglsp.training.batch import collate
-    from dglsp.training.checkpoint import load_model, load_state, save_checkpoint
+    from dglsp.training.checkpoint import load_model, save_checkpoint
     from dglsp.training.examples import ExampleBuilder
     from dglsp.training.objective import ObjectiveSettings, diffusion_loss
     from dglsp.training.presets import PRESETS, model_config
@@ -116,17 +116,7 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
     from dglsp.training.tokenizer import sample_texts, train_tokenizer
 
     out = Path(options.out)
-    state: dict[str, Any] | None = None
-    if not options.resume and (out / STATE_FILE).is_file():
-        raise ValueError(
-            f"{out} already holds a training run: add --resume to continue it, or pick another --out"
-        )
-    if options.resume:
-        state = load_state(out)
-        # What the command line gave (None: not given) overrides; the rest is the run's own.
-        given = {name: getattr(options, name) for name in _RESUME_KEEPS}
-        kept = {name: value for name, value in given.items() if value is not None}
-        options = dataclasses.replace(TrainOptions(**state["options"]), **kept)
+    options, state = start_or_resume(options, TrainOptions)
     options = resolved(options)
     if options.threads:
         torch.set_num_threads(options.threads)
@@ -201,6 +191,27 @@ def train(options: TrainOptions, stream: TextIO | None = None) -> TrainResult:
         checkpoint,
     )
     return result
+
+
+def start_or_resume(options, options_class: type) -> tuple[Any, dict[str, Any] | None]:
+    """The options to train with and the saved state (None for a new run).
+
+    A new run refuses an --out that already holds one. A resumed run takes its saved options,
+    except those in _RESUME_KEEPS that the command line gave (None: not given).
+    """
+    from dglsp.training.checkpoint import load_state
+
+    out = Path(options.out)
+    if not options.resume:
+        if (out / STATE_FILE).is_file():
+            raise ValueError(
+                f"{out} already holds a training run: add --resume to continue it, or pick another --out"
+            )
+        return options, None
+    state = load_state(out)
+    given = {name: getattr(options, name) for name in _RESUME_KEEPS}
+    kept = {name: value for name, value in given.items() if value is not None}
+    return dataclasses.replace(options_class(**state["options"]), **kept), state
 
 
 def make_optimizer(model, options: TrainOptions, state: dict[str, Any] | None):
