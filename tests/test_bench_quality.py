@@ -229,6 +229,10 @@ def test_a_run_on_the_tiny_models_reports_every_row(
     names = [row["name"] for row in report["rows"]]
     assert [row["kind"] for row in report["rows"]] == ["diffusion", "diffusion", "causal", "random"]
     assert [row["steps"] for row in report["rows"]] == [1, 3, None, 3]
+    # Without --strategies: the setting's default only, and the row names do not mention it.
+    assert [row["strategy"] for row in report["rows"]] == ["prompt"] * 4
+    assert report["settings"]["strategies"] == ["prompt"]
+    assert not any("prompt" in name for name in names)
     assert report["settings"]["same_tokenizer"] is True
     for row in report["rows"]:
         assert row["error"] is None
@@ -248,6 +252,72 @@ def test_a_run_on_the_tiny_models_reports_every_row(
     for name in names:
         assert text.count(name) == 4, name  # all cases, single-line Python, by kind, by language
     assert "| single" in text and "python" in text and "dglsp bench quality" in text
+
+
+def test_strategies_give_one_row_each_and_a_pinned_row_runs_the_pinned_strategy(
+    data_dir, tiny_model_dir, monkeypatch, capsys
+):
+    from dglsp.cli import bench as bench_cli
+    from dglsp.engine.inprocess import InProcessEngine
+    from dglsp.model.denoise import Layout
+    from dglsp.prompt.template import FIM_MIDDLE
+
+    # What the engine was asked for, and whether it built the pinned-suffix canvas.
+    requests = []
+    infill = InProcessEngine.infill
+
+    def spy_infill(self, request, cancel=None):
+        requests.append(request)
+        return infill(self, request, cancel)
+
+    pinned_layouts = []
+    pinned_suffix = Layout.pinned_suffix
+
+    def spy_layout(*args, **kwargs):
+        pinned_layouts.append(pinned_suffix(*args, **kwargs))
+        return pinned_layouts[-1]
+
+    monkeypatch.setattr(InProcessEngine, "infill", spy_infill)
+    monkeypatch.setattr(Layout, "pinned_suffix", staticmethod(spy_layout))
+
+    argv = ["bench", "quality", "--model", str(tiny_model_dir), "--data", str(data_dir)]
+    argv += ["--steps", "1,2", "--strategies", "prompt,pinned", "--cases-per-kind", "1", "--languages", "c"]
+    argv += ["--threads", "1", "--device", "cpu", "--json"]
+    assert bench_cli.run(_parse(argv)) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    name = tiny_model_dir.name
+    rows = report["rows"]
+    assert [(row["name"], row["kind"], row["steps"], row["strategy"]) for row in rows] == [
+        (f"{name}, 1 step, prompt", "diffusion", 1, "prompt"),
+        (f"{name}, 1 step, pinned", "diffusion", 1, "pinned"),
+        (f"{name}, 2 steps, prompt", "diffusion", 2, "prompt"),
+        (f"{name}, 2 steps, pinned", "diffusion", 2, "pinned"),
+        ("random weights (floor), 2 steps, prompt", "random", 2, "prompt"),
+        ("random weights (floor), 2 steps, pinned", "random", 2, "pinned"),
+    ]
+    assert report["settings"]["strategies"] == ["prompt", "pinned"]
+    count = report["cases"]["count"]
+    assert count == 3  # c: one per kind
+    for row in rows:
+        assert row["error"] is None and row["overall"]["n"] == count
+
+    # Rows run one after the other, each case once: the requests of row i are i*count onwards.
+    assert len(requests) == len(rows) * count
+    for index, row in enumerate(rows):
+        for request in requests[index * count : (index + 1) * count]:
+            assert (request.strategy, request.steps) == (row["strategy"], row["steps"])
+            if row["strategy"] == "pinned":  # the prompt ends at the cursor, the suffix is pinned
+                assert FIM_MIDDLE not in request.prompt and request.pinned_suffix
+            else:
+                assert FIM_MIDDLE in request.prompt and not request.pinned_suffix
+    # ... and the engine denoised a canvas with the suffix's tokens pinned after the middle.
+    assert len(pinned_layouts) == sum(row["strategy"] == "pinned" for row in rows) * count
+    assert all(any(len(tokens) > 0 for tokens in layout.pinned) for layout in pinned_layouts)
+
+    from dglsp.bench.quality.render import render_quality
+
+    assert "prompt and pinned strategies" in render_quality(report)
 
 
 def test_the_same_command_judges_the_same_cases(data_dir, tiny_model_dir, tmp_path, capsys):
@@ -277,3 +347,6 @@ def test_bad_arguments_are_usage_errors(data_dir, tmp_path):
         bench_cli.run(_parse(["bench", "quality", "--data", str(data_dir)]))
     with pytest.raises(CliError, match="not a model directory"):
         bench_cli.run(_parse(["bench", "quality", "--model", str(tmp_path), "--data", str(data_dir)]))
+    for strategies in ("fim", "prompt,prompt", ","):  # not a value of the `strategy` setting
+        with pytest.raises(SystemExit):
+            _parse(["bench", "quality", "--data", str(data_dir), "--strategies", strategies])

@@ -159,6 +159,13 @@ def _add_quality(benches: Any) -> None:
         help="denoising step counts, one row each (default 4,8,16,48)",
     )
     parser.add_argument(
+        "--strategies",
+        type=_strategies,
+        metavar="S,S",
+        help="infill strategies (values of the `strategy` setting: prompt, pinned), one row each per "
+        "step count and one floor row each (default: the setting's default only)",
+    )
+    parser.add_argument(
         "--cases-per-kind",
         type=_positive,
         default=10,
@@ -285,6 +292,7 @@ def _run_quality(args: argparse.Namespace) -> dict[str, Any]:
         data=tuple(args.data),
         causal=args.causal,
         steps=tuple(args.steps),
+        **({"strategies": tuple(args.strategies)} if args.strategies else {}),
         per_kind=args.cases_per_kind,
         seed=args.seed,
         languages=languages,
@@ -360,6 +368,20 @@ def _languages(raw: str) -> tuple[str, ...]:
     unknown = [value for value in values if value not in LANGUAGES]
     if unknown or not values:
         raise argparse.ArgumentTypeError(f"languages must be among {', '.join(LANGUAGES)}, got {raw!r}")
+    return values
+
+
+def _strategies(raw: str) -> tuple[str, ...]:
+    from typing import get_args
+
+    from dglsp.config import Strategy
+
+    values = tuple(part.strip() for part in raw.split(",") if part.strip())
+    known = get_args(Strategy)
+    if not values or any(v not in known for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(
+            f"strategies must be distinct values among {', '.join(known)}, got {raw!r}"
+        )
     return values
 
 

@@ -5,7 +5,7 @@
 - metrics.py: exact match, edit similarity and syntax validity of one completion.
 - causal_engine.py: the autoregressive baseline behind dglsp's Engine interface, so its
   answers go through the same Pipeline (prompt and post-processing) as the diffusion model's.
-- runners.py: the rows of the table (the model at several step counts, random weights, the
-  causal baseline) and the loop that completes every case with each of them.
+- runners.py: the rows of the table (the model at several step counts and infill strategies,
+  random weights, the causal baseline) and the loop that completes every case with each.
 - summary.py, render.py: figures per runner, kind and language; the readable report.
 """

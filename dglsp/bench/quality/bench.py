@@ -1,10 +1,15 @@
 """`dglsp bench quality`: build the cases, run every row, summarise (the report's body).
 
     dglsp bench quality --model DIR --causal DIR --data DIR --steps 4,8,16,48 --cases-per-kind N
+        [--strategies prompt,pinned]
 
 The prompt budget is the one the model was trained with (its training.json), so the bench
 asks what the model learned to answer; `--context-budget` overrides it. Without training.json
 it is the server's default.
+
+With several `--strategies` (values of the `strategy` setting) every step count gets one row
+per strategy, and the floor one row per strategy too: the two strategies give the model
+different prompts and canvases, so each is read against random weights run the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
 from dglsp.bench.quality.cases import (
     KINDS,
@@ -24,14 +29,16 @@ from dglsp.bench.quality.cases import (
     heldout_files,
 )
 from dglsp.bench.quality.runners import (
+    DEFAULT_STRATEGY,
     Runner,
     describe_model,
     diffusion_runners,
     random_weight_copy,
     run_all,
+    strategy_label,
 )
 from dglsp.bench.quality.summary import breakdown
-from dglsp.config import Settings
+from dglsp.config import Settings, Strategy
 from dglsp.training.data import HELDOUT_FRACTION
 
 
@@ -41,6 +48,7 @@ class QualityOptions:
     data: tuple[str, ...]
     causal: str | None = None
     steps: tuple[int, ...] = (4, 8, 16, 48)
+    strategies: tuple[str, ...] = (DEFAULT_STRATEGY,)  # values of the `strategy` setting
     per_kind: int = 10
     seed: int = 0
     languages: tuple[str, ...] | None = None
@@ -57,6 +65,12 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
         raise ValueError(f"--model {model} is not a model directory (no config.json)")
     if options.causal and not (Path(options.causal) / "config.json").is_file():
         raise ValueError(f"--causal {options.causal} is not a model directory (no config.json)")
+    unknown = [s for s in options.strategies if s not in get_args(Strategy)]
+    if unknown or not options.strategies or len(set(options.strategies)) != len(options.strategies):
+        raise ValueError(
+            f"--strategies must be distinct values among {', '.join(get_args(Strategy))}, "
+            f"got {','.join(options.strategies)!r}"
+        )
     files = heldout_files(options.data, options.heldout_fraction)
     cases = build_cases(files, options.per_kind, options.seed, options.languages)
     if not cases:
@@ -64,26 +78,41 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
     languages = sorted({case.language for case in cases})
 
     budget = options.context_budget or _trained_budget(model) or Settings().context_budget
-    settings = Settings(model=str(model), device=options.device, engine="inprocess", context_budget=budget)
+    strategies = options.strategies
+    settings = Settings(
+        model=str(model),
+        device=options.device,
+        engine="inprocess",
+        context_budget=budget,
+        strategy=strategies[0],  # checked against Strategy above
+    )
     floor_steps = options.floor_steps or max(options.steps)
-    runners = diffusion_runners(str(model), options.steps)
+    runners = diffusion_runners(str(model), options.steps, strategies)
     models = {"diffusion": describe_model(model)}
     if options.causal:
         runners.append(
-            Runner(f"causal baseline ({Path(options.causal).name}), greedy", "causal", options.causal)
+            Runner(
+                f"causal baseline ({Path(options.causal).name}), greedy",
+                "causal",
+                options.causal,
+                strategy="prompt",  # left-to-right decoding never sees a pinned suffix
+            )
         )
         models["causal"] = describe_model(options.causal)
     floor_copy = random_weight_copy(model, options.seed) if options.floor else contextlib.nullcontext()
     with floor_copy as floor:
         if floor is not None:
-            runners.append(
+            runners += [
                 Runner(
-                    f"random weights (floor), {floor_steps} step{'s' if floor_steps != 1 else ''}",
+                    f"random weights (floor), {floor_steps} step{'s' if floor_steps != 1 else ''}"
+                    + strategy_label(strategy, strategies),
                     "random",
                     str(floor),
                     floor_steps,
+                    strategy,
                 )
-            )
+                for strategy in strategies
+            ]
             models["random"] = {
                 **describe_model(floor),
                 "path": f"random weights of {model}, seed {options.seed}",
@@ -107,7 +136,8 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
             "context_budget": budget,
             "entropy_bound": settings.entropy_bound,
             "canvas_policy": settings.canvas_policy,
-            "strategy": settings.strategy,
+            "strategy": settings.strategy,  # the first of `strategies`; each row has its own
+            "strategies": list(strategies),
             "seed": settings.seed,
             "same_tokenizer": _same_tokenizer(model, options.causal) if options.causal else None,
         },

@@ -21,7 +21,7 @@ def _body(report: dict[str, Any]) -> str:
     parts = [
         f"{cases['count']} cases from {cases['heldout_files']} held-out files (seed "
         f"{report['options']['seed']}, digest {cases['digest'][:12]}): {per}",
-        f"prompt budget {settings['context_budget']} tokens, {settings['strategy']} strategy, entropy bound "
+        f"prompt budget {settings['context_budget']} tokens, {_strategies(report)}, entropy bound "
         f"{settings['entropy_bound']}, canvas policy {settings['canvas_policy']}"
         + (
             ""
@@ -72,6 +72,18 @@ def _body(report: dict[str, Any]) -> str:
         _grouped(rows, "by_language", cases["languages"]),
     ]
     return "\n".join(parts)
+
+
+def _strategies(report: dict[str, Any]) -> str:
+    """The strategies of the run, e.g. 'prompt and pinned strategies (causal baseline: prompt)'."""
+    settings = report["settings"]
+    strategies = settings.get("strategies") or [settings["strategy"]]  # reports before --strategies
+    if len(strategies) == 1:
+        return f"{strategies[0]} strategy"
+    causal = [row for row in report["rows"] if row["kind"] == "causal"]
+    return f"{' and '.join(strategies)} strategies" + (
+        f" (causal baseline: {causal[0]['strategy']})" if causal else ""
+    )
 
 
 def _models(models: dict[str, Any]) -> list[str]:

@@ -4,12 +4,14 @@ Every row is an Engine driven through dglsp's own Pipeline, exactly as `dglsp co
 the prompt is what the server would send at the cursor, the answer is what the editor would
 insert (post-processing included), and the latency is Pipeline.complete's, start to answer.
 
-- `diffusion`: the model under test in the in-process engine, once per step count (the
-  server's settings otherwise: entropy bound, canvas policy, seed).
+- `diffusion`: the model under test in the in-process engine, once per step count and infill
+  strategy (the server's settings otherwise: entropy bound, canvas policy, seed).
 - `random`: the floor, a DiffusionGemma with the model's own config and tokenizer but random
   weights (torch seed = the bench seed), written to a temporary directory and loaded the same
-  way.
-- `causal`: the autoregressive baseline (causal_engine.CausalEngine), greedy decoding.
+  way; one row per strategy.
+- `causal`: the autoregressive baseline (causal_engine.CausalEngine), greedy decoding, always
+  with the prompt strategy (it writes left to right after a FIM prompt: a suffix pinned after
+  its middle would never be seen).
 
 Runs go row by row, each case once: the prompt cache of the engine never holds the case's
 prompt from another row, so a latency is a request at a new position.
@@ -34,6 +36,9 @@ from dglsp.bench.quality.cases import Case
 from dglsp.bench.quality.metrics import prediction_of, score
 from dglsp.config import Settings
 
+# The `strategy` setting's default: the only strategy of a run that does not ask for others.
+DEFAULT_STRATEGY: str = Settings().strategy
+
 
 @dataclass(frozen=True)
 class Runner:
@@ -41,6 +46,7 @@ class Runner:
     kind: str  # "diffusion" | "random" | "causal"
     model: str  # the model directory the engine loads
     steps: int | None = None  # denoising steps (diffusion rows)
+    strategy: str = DEFAULT_STRATEGY  # the `strategy` setting the row's Pipeline runs with
 
 
 @dataclass
@@ -50,9 +56,25 @@ class RunnerResult:
     error: str | None = None
 
 
-def diffusion_runners(model: str, steps: Sequence[int], label: str | None = None) -> list[Runner]:
+def diffusion_runners(
+    model: str,
+    steps: Sequence[int],
+    strategies: Sequence[str] = (DEFAULT_STRATEGY,),
+    label: str | None = None,
+) -> list[Runner]:
+    """One row per (step count, strategy), strategies side by side for each step count."""
     name = label or Path(model).name
-    return [Runner(f"{name}, {_steps(n)}", "diffusion", model, n) for n in steps]
+    return [
+        Runner(f"{name}, {_steps(n)}{strategy_label(strategy, strategies)}", "diffusion", model, n, strategy)
+        for n in steps
+        for strategy in strategies
+    ]
+
+
+def strategy_label(strategy: str, strategies: Sequence[str]) -> str:
+    """The row name's tail, e.g. ', pinned'; nothing when the run has only the default strategy,
+    so the names of a run that does not compare strategies stay what they always were."""
+    return "" if tuple(strategies) == (DEFAULT_STRATEGY,) else f", {strategy}"
 
 
 def _steps(n: int) -> str:
@@ -91,7 +113,7 @@ async def _run_all(
                 _say(stream, f"{runner.name}: {engine.error}")
                 continue
             row_settings = dataclasses.replace(
-                settings, model=runner.model, steps=runner.steps or settings.steps
+                settings, model=runner.model, steps=runner.steps or settings.steps, strategy=runner.strategy
             )
             started = time.perf_counter()
             for index, case in enumerate(cases, 1):
