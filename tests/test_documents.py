@@ -406,3 +406,24 @@ def test_lone_surrogates_do_not_break_parsing():
     doc.apply_change(0, 0, "é")
     assert doc.text == "éx = \ud83d1\n"
     assert_same_as_fresh(doc)
+
+
+def test_snapshot_utf8_is_the_bytes_the_tree_was_parsed_from():
+    doc = Document("file:///a.py", "python", 1, SAMPLES["python"])
+    doc.apply_change(0, 0, "# é\r\n")
+    snapshot = doc.snapshot()
+    before = snapshot.utf8  # not parsed yet: a fresh encode
+    assert before == snapshot.text.encode("utf-8") and not snapshot.parsed
+    tree = snapshot.tree
+    # Once parsed, the same bytes object every time (carving encodes nothing), and it is the
+    # text the tree's nodes point into.
+    assert snapshot.utf8 is snapshot.utf8 is doc.snapshot().utf8
+    assert snapshot.utf8 == snapshot.text.encode("utf-8")
+    node = tree.root_node.children[-1]
+    assert snapshot.utf8[node.start_byte : node.end_byte] == node.text
+
+
+def test_snapshot_utf8_without_a_grammar_is_the_encoded_text():
+    doc = Document("file:///a.txt", "plaintext", 1, "é\r\nx")
+    assert doc.snapshot().tree is None
+    assert doc.snapshot().utf8 == "é\r\nx".encode()

@@ -207,3 +207,67 @@ def test_typing_on_one_line_does_not_rewrite_the_later_starts():
     assert typed._starts[500] == index._starts[500]
     assert typed.line_start(500) == index.line_start(500) + 2
     assert typed.line_of(typed.line_start(999)) == 999
+
+
+# --- utf-8 byte offsets (what tree-sitter and carving use) ---
+
+
+def reference_char_offset(text: str, byte: int) -> int:
+    """Slow, obviously right: the characters whose utf-8 bytes end at or before `byte`."""
+    count = used = 0
+    for ch in text:
+        used += len(ch.encode("utf-8", "surrogatepass"))
+        if used > byte:
+            break
+        count += 1
+    return count
+
+
+def assert_byte_offsets_right(index: LineIndex) -> None:
+    text = index.text
+    data = text.encode("utf-8", "surrogatepass")
+    for offset in range(len(text) + 1):
+        assert index.byte_offset(offset) == len(text[:offset].encode("utf-8", "surrogatepass"))
+    for byte in range(len(data) + 1):
+        assert index.char_offset(byte) == reference_char_offset(text, byte)
+    if re.search(r"\r(?!\n)", text):
+        assert index.may_have_lone_carriage_returns  # False would give tree-sitter wrong rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts, st.data())
+def test_byte_offsets_follow_edits(text, data):
+    """Byte starts carried edit by edit (ASCII text turning non-ASCII and back, "\\r\\n" split
+    and joined) convert exactly like encoding the text up to the offset."""
+    index = LineIndex(text)
+    assert_byte_offsets_right(index)
+    cursor = data.draw(st.integers(0, len(text)))
+    for _ in range(data.draw(st.integers(1, 8))):
+        if data.draw(st.booleans()):
+            cursor = data.draw(st.integers(0, len(index.text)))
+        end = data.draw(st.integers(cursor, min(len(index.text), cursor + 3)))
+        typed = data.draw(texts.filter(lambda t: len(t) <= 4))
+        index = index.edited(cursor, end, typed)
+        cursor += len(typed)
+        assert_byte_offsets_right(index)
+
+
+def test_typing_carries_the_byte_starts_instead_of_rebuilding_them():
+    index = LineIndex("é = 1\n" * 1000)
+    assert index.byte_offset(6 * 500) == 7 * 500  # builds the byte starts once
+    built = index._bstarts
+    for i in range(3):
+        index = index.edited(3 + i, 3 + i, "中")
+    # Still the array built above, copied edit by edit with a pending shift, never rescanned.
+    assert index._bstarts is not None and index._bstarts[500] == built[500]
+    assert index.byte_offset(index.line_start(500)) == 7 * 500 + 9
+    assert index.char_offset(7 * 500 + 9) == index.line_start(500)
+
+
+def test_crlf_lines_are_tree_sitter_rows_until_a_lone_carriage_return():
+    index = LineIndex("a\r\nb\r\n")
+    assert not index.may_have_lone_carriage_returns
+    typed = index.edited(6, 6, "c\r\n")  # Enter in a CRLF file keeps lines = rows
+    assert not typed.may_have_lone_carriage_returns
+    split = typed.edited(2, 2, "x")  # "a\rx\nb...": the "\r" now stands alone
+    assert split.text == "a\rx\nb\r\nc\r\n" and split.may_have_lone_carriage_returns

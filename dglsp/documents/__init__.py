@@ -5,9 +5,10 @@ Contract (used by the server, the CLI and carving):
   with `start`/`end` as str offsets (the server converts LSP positions with `encoding.py`
   first), or `document.replace_all(text, version)`. A change records its tree edit; the
   incremental parse happens when a tree is first read (`document.tree`, `snapshot.tree`).
-- `document.snapshot()` -> `Snapshot`: immutable (text, version, language, tree, line index),
-  safe to hand to background work.
-- `encoding.py` converts between LSP positions in utf-8 / utf-16 / utf-32 units and str offsets.
+- `document.snapshot()` -> `Snapshot`: immutable (text, version, language, tree, line index,
+  and `utf8`: the bytes the tree was parsed from), safe to hand to background work.
+- `encoding.py` converts between LSP positions in utf-8 / utf-16 / utf-32 units and str offsets,
+  and (`LineIndex.byte_offset` / `char_offset`) between str offsets and utf-8 byte offsets.
 """
 
 from dglsp.documents.document import Document, Snapshot

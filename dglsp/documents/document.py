@@ -6,6 +6,8 @@ parse waits until something asks for the tree (carving, when a completion reques
 debounce), so keystrokes whose requests are superseded never parse. The first tree asked for
 after several changes replays their edits, in order, on a copy of the last parsed tree and
 re-parses once, incrementally. Trees are never edited once parsed, so snapshots share them.
+The utf-8 bytes a tree was parsed from stay with it (`Snapshot.utf8`): carving reads them rather
+than encoding the file again, and byte offsets come from the line index, not from the text.
 """
 
 from __future__ import annotations
@@ -62,17 +64,23 @@ def _advance(point: tuple[int, int], s: str) -> tuple[int, int]:
 def tree_edit(text: str, start: int, end: int, new_text: str, lines: LineIndex | None = None) -> TreeEdit:
     """The tree-sitter edit replacing text[start:end] with new_text (str offsets in).
 
-    With `lines`, the index of `text`, the start row is a bisect instead of a count of the
-    newlines before `start` (when the text has no "\\r": tree-sitter's rows end at "\\n" only).
+    With `lines`, the index of `text`, the start's byte offset and row come from the index (a
+    bisect and one line) instead of encoding and counting the text before `start`; its rows are
+    tree-sitter's when no "\\r" stands alone ("\\r\\n" text included).
     """
-    if lines is not None and lines.text is text and not lines.may_have_carriage_returns:
-        row = lines.line_of(start)
-        line_start = lines.line_start(row)
+    if lines is not None and lines.text is text:
+        start_byte = lines.byte_offset(start)
+        if not lines.may_have_lone_carriage_returns:
+            row = lines.line_of(start)
+            start_point = (row, start_byte - lines.byte_line_start(row))
+        else:
+            row = text.count("\n", 0, start)
+            start_point = (row, _utf8_len(text[text.rfind("\n", 0, start) + 1 : start]))
     else:
         row = text.count("\n", 0, start)
         line_start = text.rfind("\n", 0, start) + 1
-    start_byte = start if text.isascii() else _utf8_len(text[:start])
-    start_point = (row, _utf8_len(text[line_start:start]))
+        start_byte = start if text.isascii() else _utf8_len(text[:start])
+        start_point = (row, _utf8_len(text[line_start:start]))
     removed = text[start:end]
     return TreeEdit(
         start_byte=start_byte,
@@ -113,7 +121,7 @@ class _TreeSlot:
     text alive): whoever asks passes the text of the slot's version.
     """
 
-    __slots__ = ("_binary", "_edit", "_parent", "_parsed", "_parsing", "_pending", "_tree")
+    __slots__ = ("_binary", "_data", "_edit", "_parent", "_parsed", "_parsing", "_pending", "_tree")
 
     def __init__(
         self, parsing: _Parsing, binary: bool, parent: _TreeSlot | None = None, edit: TreeEdit | None = None
@@ -123,12 +131,18 @@ class _TreeSlot:
         self._parent = parent
         self._edit = edit
         self._tree: tree_sitter.Tree | None = None
+        self._data: bytes | None = None  # the utf-8 text the tree was parsed from
         self._parsed = False
         self._pending = 0 if parent is None else 1 + (0 if parent._parsed else parent._pending)
 
     @property
     def parsed(self) -> bool:
         return self._parsed
+
+    @property
+    def data(self) -> bytes | None:
+        """The utf-8 bytes the tree was parsed from (None before the parse or without a tree)."""
+        return self._data
 
     def edited(self, edit: TreeEdit | None, binary: bool) -> _TreeSlot:
         """The slot of the next version, `edit` away from this one (None: a fresh parse)."""
@@ -144,18 +158,20 @@ class _TreeSlot:
             return self._tree
         with self._parsing.lock:
             if not self._parsed:
-                self._tree = self._parse(text)
+                self._tree, self._data = self._parse(text)
                 self._parsed = True
                 self._parent = self._edit = None  # the chain behind is no longer needed
         return self._tree
 
-    def _parse(self, text: str) -> tree_sitter.Tree | None:
+    def _parse(self, text: str) -> tuple[tree_sitter.Tree | None, bytes | None]:
+        """The tree and the bytes it was parsed from. The tree holds on to those bytes anyway
+        (py-tree-sitter keeps its source), so carving reads them instead of encoding again."""
         parser = self._parsing.parser
         if parser is None or self._binary:
-            return None
+            return None, None
         data = _utf8(text)
         if len(data) > MAX_PARSE_BYTES:
-            return None
+            return None, None
         edits: list[TreeEdit] = []
         base: _TreeSlot | None = self
         while base is not None and not base._parsed:
@@ -164,11 +180,11 @@ class _TreeSlot:
             base = base._parent
         old = base._tree if base is not None else None
         if old is None:  # nothing parsed to start from (new, binary or oversized before)
-            return parser.parse(data)
+            return parser.parse(data), data
         edited = old.copy()  # the old tree may sit in a snapshot: edit a copy
         for edit in reversed(edits):
             edited.edit(*edit)
-        return parser.parse(data, old_tree=edited)
+        return parser.parse(data, old_tree=edited), data
 
 
 class Snapshot:
@@ -228,6 +244,13 @@ class Snapshot:
     def parsed(self) -> bool:
         """Whether `tree` is there already (reading it costs no parse)."""
         return self._slot is None or self._slot.parsed
+
+    @property
+    def utf8(self) -> bytes:
+        """The text in utf-8 ("surrogatepass"): the very bytes `tree` was parsed from once it is
+        parsed (no second encode of the file per request), else a fresh encode."""
+        data = self._slot.data if self._slot is not None else None
+        return data if data is not None else _utf8(self.text)
 
     @property
     def line_index(self) -> LineIndex:

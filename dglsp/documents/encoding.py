@@ -9,7 +9,10 @@ that character.
 `LineIndex` holds the line starts of one text, so a conversion costs one bisect plus a walk over
 a single line; `line_index(text)` keeps the last few indexes, which makes the two free functions
 cheap when the server calls them per keystroke on the same text. `LineIndex.edited` updates an
-index for an edit without rescanning the whole text.
+index for an edit without rescanning the whole text. For a text that is not ASCII the index also
+keeps the utf-8 byte offset of each line start, so str offsets and the utf-8 byte offsets that
+tree-sitter uses convert into each other in one bisect and one line (`byte_offset`,
+`char_offset`), not by encoding the text up to the offset.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ Encoding = Literal["utf-8", "utf-16", "utf-32"]
 ENCODINGS: tuple[Encoding, ...] = get_args(Encoding)
 
 _BREAK = re.compile(r"\r\n?|\n")
+_BREAK_BYTES = re.compile(rb"\r\n?|\n")
 
 
 class PositionError(ValueError):
@@ -82,6 +86,17 @@ def _scan_starts(text: str, pos: int, endpos: int) -> list[int]:
     return [m.end() for m in _BREAK.finditer(text, pos, endpos)]
 
 
+def _has_lone_carriage_return(text: str, pos: int = 0, endpos: int | None = None) -> bool:
+    """Whether a "\r" at an offset in [pos, endpos) is not followed by "\n"."""
+    endpos = len(text) if endpos is None else endpos
+    i = text.find("\r", pos, endpos)
+    while i >= 0:
+        if not text.startswith("\n", i + 1):
+            return True
+        i = text.find("\r", i + 1, endpos)
+    return False
+
+
 class LineIndex:
     """The line starts of one text, for position <-> offset conversions.
 
@@ -90,9 +105,14 @@ class LineIndex:
     them all per keystroke, an index may hold a pending shift: stored starts from `_shift_from`
     on are `_shift` short of the real ones. Typing at one place keeps adding to the same shift;
     an edit elsewhere applies it first.
+
+    A text that is not ASCII also gets the utf-8 byte offsets of its line starts (`_bstarts`,
+    with its own pending shift `_bshift` from the same `_shift_from`), built when first asked
+    for and then carried through edits like the str starts. An ASCII text has none: its byte
+    offsets are its str offsets.
     """
 
-    __slots__ = ("_cr", "_shift", "_shift_from", "_starts", "text")
+    __slots__ = ("_bshift", "_bstarts", "_cr", "_lone_cr", "_shift", "_shift_from", "_starts", "text")
 
     def __init__(
         self,
@@ -102,16 +122,23 @@ class LineIndex:
         _shift_from: int | None = None,
         _shift: int = 0,
         _cr: bool | None = None,
+        _lone_cr: bool | None = None,
+        _bstarts: array[int] | None = None,
+        _bshift: int = 0,
     ) -> None:
         self.text = text
         if _starts is None:
             _starts = array("q", [0, *_scan_starts(text, 0, len(text))])
         self._starts = _starts
         self._shift = _shift
-        self._shift_from = len(self._starts) if _shift_from is None or not _shift else _shift_from
-        # Whether the text may hold a "\r" (True can be stale after one was deleted: that only
-        # costs speed). Without one, lines are exactly tree-sitter's rows.
+        self._bstarts = _bstarts
+        self._bshift = _bshift if _bstarts is not None else 0
+        pending = _shift or self._bshift
+        self._shift_from = len(self._starts) if _shift_from is None or not pending else _shift_from
+        # Whether the text may hold a "\r", and one not followed by "\n" (True can be stale after
+        # one was deleted: that only costs speed). Without a lone one, lines are tree-sitter's rows.
         self._cr = ("\r" in text) if _cr is None else _cr
+        self._lone_cr = (self._cr and _has_lone_carriage_return(text)) if _lone_cr is None else _lone_cr
 
     @property
     def line_count(self) -> int:
@@ -120,8 +147,14 @@ class LineIndex:
 
     @property
     def may_have_carriage_returns(self) -> bool:
-        """False when the text surely has no "\\r", so its lines are tree-sitter's rows."""
+        """False when the text surely has no "\\r"."""
         return self._cr
+
+    @property
+    def may_have_lone_carriage_returns(self) -> bool:
+        """False when every "\\r" of the text surely comes before a "\\n": then its lines are
+        tree-sitter's rows (which end at "\\n" only), "\\r\\n" text included."""
+        return self._lone_cr
 
     def line_start(self, line: int) -> int:
         if line < 0:
@@ -140,13 +173,67 @@ class LineIndex:
         """The line holding `offset` (an offset inside a "\\r\\n" belongs to the line it ends)."""
         return self._bisect(bisect.bisect_right, offset) - 1
 
-    def _bisect(self, search, value: int) -> int:
-        """`search` (bisect_left or bisect_right) over the real starts, pending shift included."""
-        starts, split = self._starts, self._shift_from
+    def _bisect(self, search, value: int, starts: array[int] | None = None, shift: int | None = None) -> int:
+        """`search` (bisect_left or bisect_right) over the real starts, pending shift included
+        (the str starts unless others are given)."""
+        if starts is None:
+            starts, shift = self._starts, self._shift
+        split = self._shift_from
         index = search(starts, value, 0, split)
         if index < split:
             return index
-        return search(starts, value - self._shift, split)
+        return search(starts, value - shift, split)
+
+    # --- utf-8 byte offsets ---
+
+    def _byte_starts(self) -> tuple[array[int], int]:
+        """The byte line starts and their pending shift, built now if they were not."""
+        if self._bstarts is None:
+            data = self.text.encode("utf-8", "surrogatepass")
+            # "\r" and "\n" are single bytes that never occur inside a multi-byte character, so
+            # the breaks found in the bytes are the str's breaks, one for one.
+            if data.find(b"\r") < 0:
+                found = []
+                i = data.find(b"\n")
+                while i >= 0:
+                    found.append(i + 1)
+                    i = data.find(b"\n", i + 1)
+            else:
+                found = [m.end() for m in _BREAK_BYTES.finditer(data)]
+            self._bshift = 0  # real values (the str starts may still have a pending shift)
+            self._bstarts = array("q", [0, *found])
+        return self._bstarts, self._bshift
+
+    def byte_line_start(self, line: int) -> int:
+        """The utf-8 byte offset of a line's start."""
+        if self._bstarts is None and self.text.isascii():
+            return self.line_start(line)
+        starts, shift = self._byte_starts()
+        if line < 0:
+            line += len(starts)
+        return starts[line] + shift if line >= self._shift_from else starts[line]
+
+    def byte_offset(self, offset: int) -> int:
+        """The utf-8 byte offset of str offset `offset` (0 <= offset <= len(text))."""
+        if self.text.isascii():
+            return offset
+        line = self.line_of(offset)
+        return self.byte_line_start(line) + _utf8_len(self.text[self.line_start(line) : offset])
+
+    def char_offset(self, byte: int) -> int:
+        """The str offset of utf-8 byte offset `byte`; a byte inside a character rounds down to
+        that character's start (tree-sitter may split invalid sequences anywhere)."""
+        if self.text.isascii():
+            return byte
+        starts, shift = self._byte_starts()
+        line = self._bisect(bisect.bisect_right, byte, starts, shift) - 1
+        start = self.line_start(line)
+        end = self.line_start(line + 1) if line + 1 < len(self._starts) else len(self.text)
+        piece = self.text[start:end].encode("utf-8", "surrogatepass")
+        at = byte - self.byte_line_start(line)
+        while 0 < at < len(piece) and 0x80 <= piece[at] < 0xC0:
+            at -= 1
+        return start + len(piece[:at].decode("utf-8", "surrogatepass"))
 
     def position_to_offset(
         self, line: int, column: int, encoding: Encoding = "utf-16", *, clamp: bool = False
@@ -204,26 +291,56 @@ class LineIndex:
         if tail < count:
             tail += 1  # the rescan ends with that start already
         starts, shift = self._starts, self._shift
-        if shift and not keep <= self._shift_from <= tail:
+        # Byte starts go along when the new text needs them and the old ones are at hand (an
+        # ASCII text's are its str starts); otherwise they are built if ever asked for.
+        bstarts: array[int] | None = None
+        bshift = 0
+        if not text.isascii():
+            if self._bstarts is not None:
+                bstarts, bshift = self._bstarts, self._bshift
+            elif old.isascii():
+                bstarts, bshift = starts, shift
+        if (shift or bshift) and not keep <= self._shift_from <= tail:
             # The pending shift starts inside the kept part or the copied tail: apply it first.
-            starts, shift = self._real_starts(), 0
+            starts, shift = self._real(starts, shift), 0
+            if bstarts is not None:
+                bstarts, bshift = self._real(bstarts, bshift), 0
         new_starts = starts[:keep] or array("q", [0])
         new_starts.extend(rescanned)
         shift_from = len(new_starts)
         new_starts += starts[tail:]
+        new_bstarts = None
+        if bstarts is not None:
+            new_bstarts = bstarts[:keep] or array("q", [0])
+            byte, previous = new_bstarts[-1], lo
+            for found in rescanned:  # the lines touched: bytes counted over them alone
+                byte += _utf8_len(text[previous:found])
+                previous = found
+                new_bstarts.append(byte)
+            new_bstarts += bstarts[tail:]
+            bshift += _utf8_len(new_text) - _utf8_len(old[start:end])
+        cr = self._cr or "\r" in new_text
+        # Only a "\r" just before the edit or inserted by it can have lost or lack its "\n".
+        lone_cr = self._lone_cr or (
+            cr and _has_lone_carriage_return(text, max(start - 1, 0), start + len(new_text))
+        )
         return LineIndex(
             text,
             _starts=new_starts,
             _shift_from=shift_from,
             _shift=shift + delta,
-            _cr=self._cr or "\r" in new_text,
+            _cr=cr,
+            _lone_cr=lone_cr,
+            _bstarts=new_bstarts,
+            _bshift=bshift,
         )
 
-    def _real_starts(self) -> array[int]:
-        split, shift = self._shift_from, self._shift
-        starts = self._starts[:split]
-        starts.extend([s + shift for s in self._starts[split:]])
-        return starts
+    def _real(self, starts: array[int], shift: int) -> array[int]:
+        """`starts` (the str or the byte ones) with the pending shift applied."""
+        split = self._shift_from
+        real = starts[:split]
+        real.extend([s + shift for s in starts[split:]])
+        return real
 
 
 # A few recent indexes, so repeated conversions on the same text do not rescan it. Documents put
