@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from unittest import mock
 
 import pytest
 import tree_sitter
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from dglsp.carve import Region, carve
+from dglsp.carve import Region, carve, carver
 from dglsp.carve.queries import compile_queries, queries
 from dglsp.documents import Document, Snapshot
 from dglsp.languages import LANGUAGES, grammar
@@ -552,3 +553,43 @@ def test_carving_an_edited_document_equals_carving_a_fresh_one(language, data):
         region = carve(doc.snapshot(), cursor)
         assert region == carve(fresh.snapshot(), cursor)
         assert_well_formed(region, text)
+
+
+class EncodingSource(carver._Source):
+    """Carving's byte/str conversions done the obvious way: encode the whole text, and convert
+    an offset by encoding (or decoding) everything before it."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.text = snapshot.text
+        self.ascii = False
+        self.data = snapshot.text.encode("utf-8", "surrogatepass")
+
+    def to_byte(self, offset: int) -> int:
+        return len(self.text[:offset].encode("utf-8", "surrogatepass"))
+
+    def to_char(self, byte: int) -> int:
+        while 0 < byte < len(self.data) and 0x80 <= self.data[byte] < 0xC0:
+            byte -= 1
+        return len(self.data[:byte].decode("utf-8", "surrogatepass"))
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(sorted(SOURCES)), st.data())
+def test_carving_from_the_parse_bytes_equals_carving_from_a_fresh_encode(language, data):
+    """The bytes carving reads are the parse's and its offsets come from the document's line
+    index, carried edit by edit (non-ASCII text, "\\r\\n" line ends): the regions must be the
+    ones a fresh encode of the whole text gives."""
+    text, _ = marked(SOURCES[language])
+    text = text.replace("\n", "\r\n").replace("(", "(é, ", 1)
+    doc = Document("file:///sample", language, 1, text)
+    doc.tree  # noqa: B018 - parsed once, so the edits below go the incremental way
+    for _ in range(data.draw(st.integers(1, 5))):
+        start = data.draw(st.integers(0, len(doc.text)))
+        end = data.draw(st.integers(start, min(len(doc.text), start + 10)))
+        doc.apply_change(start, end, "".join(data.draw(st.lists(st.sampled_from(FRAGMENTS), max_size=4))))
+    snapshot = doc.snapshot()
+    cursors = data.draw(st.lists(st.integers(0, len(snapshot.text)), min_size=1, max_size=4))
+    regions = [carve(snapshot, cursor) for cursor in cursors]
+    assert snapshot.utf8 is snapshot.utf8  # the parse's own bytes, not an encode per call
+    with mock.patch.object(carver, "_Source", EncodingSource):
+        assert regions == [carve(snapshot, cursor) for cursor in cursors]

@@ -3,6 +3,8 @@
 Node positions from tree-sitter are utf-8 byte offsets, so the span is worked out on the utf-8
 bytes of the text and converted to str offsets at the end. "\\r" and "\\n" are single bytes that
 never occur inside a multi-byte character, so line arithmetic on bytes matches the str's lines.
+The bytes are the ones the tree was parsed from (`Snapshot.utf8`) and offsets convert through the
+snapshot's line index, so nothing here costs time in proportion to the file: only the region.
 """
 
 from __future__ import annotations
@@ -24,24 +26,17 @@ _OFFSIDE = {"python": frozenset({"function_definition"})}
 class _Source:
     """The text and its utf-8 bytes, with offset conversions both ways."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.ascii = text.isascii()
-        self.data = text.encode("utf-8", "surrogatepass")
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.text = snapshot.text
+        self.ascii = self.text.isascii()
+        self.data = snapshot.utf8  # the parse's bytes, not a second encode of the file
+        self.lines = snapshot.line_index
 
     def to_byte(self, offset: int) -> int:
-        if self.ascii:
-            return offset
-        return len(self.text[:offset].encode("utf-8", "surrogatepass"))
+        return offset if self.ascii else self.lines.byte_offset(offset)
 
     def to_char(self, byte: int) -> int:
-        if self.ascii:
-            return byte
-        data = self.data
-        # Round down to a character start (tree-sitter may split invalid sequences anywhere).
-        while 0 < byte < len(data) and 0x80 <= data[byte] < 0xC0:
-            byte -= 1
-        return len(data[:byte].decode("utf-8", "surrogatepass"))
+        return byte if self.ascii else self.lines.char_offset(byte)
 
     def slice(self, start_byte: int, end_byte: int) -> str:
         return self.data[start_byte:end_byte].decode("utf-8", "replace")
@@ -80,7 +75,7 @@ def carve(snapshot: Snapshot, cursor: int, window_lines: int = 60) -> Region:
         return Region(snapshot.language, "window", start, end, cursor, "")
 
     tree = snapshot.tree
-    src = _Source(text)
+    src = _Source(snapshot)
     at = src.to_byte(cursor)
     offside = _OFFSIDE.get(snapshot.language, frozenset())
     # In offside languages a function may end before blank space leading up to the cursor.
