@@ -119,6 +119,16 @@ def test_engine_policies_strategies_stopping_cancellation(engine_report):
     assert report["memory"]["bytes"] > 0 and "RSS" in report["memory"]["kind"]
 
 
+def test_engine_batching_compares_one_at_a_time_with_shared_passes(engine_report):
+    rows = engine_report[0]["batching"]
+    assert [row["requests"] for row in rows] == [1, 2, 4]
+    for row in rows:
+        assert row["same_texts"], row  # sharing passes changes no request's text
+        for mode in ("one_at_a_time", "batched"):
+            assert _figure_ok(row[mode]["wall_ms"]) and _figure_ok(row[mode]["latency_ms"])
+        assert row["speedup"] > 0 and row["canvas_length"] == 32
+
+
 def test_engine_floor_and_baseline_in_one_table(engine_report):
     report = engine_report[0]
     assert report["floor"]["bandwidth_bytes_per_s"] > 0 and "CPU" in report["floor"]["bandwidth_kind"]
@@ -147,6 +157,7 @@ def test_engine_report_round_trips_and_renders(engine_report, tmp_path):
 
     text = render(report)
     assert "ours/floor" in text and "AR decode" in text and "CPU: " in text
+    assert "Batching" in text and "speed-up" in text
 
 
 def test_read_report_rejects_what_is_not_a_report(tmp_path):

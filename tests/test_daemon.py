@@ -398,6 +398,31 @@ async def test_requests_from_two_clients_take_turns(served: Path, engines) -> No
     assert order == ["A", "B", "A", "B", "A", "B"]  # not A A A B B B
 
 
+async def test_an_engine_that_batches_runs_that_many_requests_at_once(runtime: Path, engines) -> None:
+    """With max_batch 2 the daemon hands the engine two requests at a time (the in-process
+    engine then shares each denoising pass between them); a third waits for a free place."""
+    script = _script(runtime, max_batch=2)
+    first, second = engines(script), engines(script)
+    await asyncio.gather(first.start(), second.start())
+    tag = uuid.uuid4().hex
+    await asyncio.wait_for(
+        asyncio.gather(
+            _drafts(first, InfillRequest(f"fair {tag} A1")),
+            _drafts(second, InfillRequest(f"fair {tag} B1")),
+            _drafts(first, InfillRequest(f"fair {tag} A2")),
+        ),
+        30,
+    )
+    records = await _records(first, tag)
+    assert [r["outcome"] for r in records] == ["done"] * 3
+    first_two, third = records[:2], records[2]
+    overlapped = max(r["started_at"] for r in first_two) < min(r["ended_at"] for r in first_two)
+    assert overlapped, records  # the first two ran side by side
+    assert third["started_at"] >= min(r["ended_at"] for r in first_two)  # the third waited
+    status = await first.daemon_status()
+    assert status["max_batch"] == 2 and status["running_count"] == 0
+
+
 async def test_out_of_memory_fails_one_request_and_the_daemon_keeps_serving(served: Path, engines) -> None:
     engine = engines(engine=str(served))
     await engine.start()

@@ -11,6 +11,8 @@ Sections (each figure p50/p95 over `repeat` runs, after one unrecorded warm-up):
 - stopping: steps and time with and without infill-aware stopping, same prompt and seed;
 - cancellation: from CancelToken.cancel() to the stream raising Cancelled, cancelling when a
   draft arrives and half a step later;
+- batching: 1, 2 and 4 requests at once, one at a time vs sharing each denoising pass
+  (dglsp.bench.batching);
 - middles: 8, 32, 64 and 256 cells (capped by the canvas) next to the floor and the
   autoregressive baseline, with their ratios;
 - memory: peak CUDA memory, or the process's peak RSS on a CPU.
@@ -102,6 +104,7 @@ async def _diffusion(options: EngineOptions) -> tuple[dict[str, Any], baseline.K
         }
         full_canvas = report["canvas_policy"][-1]["step_ms"] or {"p50": 0.0}
         report["cancellation"] = await bench.cancellation(full_canvas["p50"])
+        report["batching"] = await bench.batching()
         middles, prompt_ids = await bench.middles()
         report["middles"] = middles
         report["memory"] = _memory(device)
@@ -297,6 +300,20 @@ class _Bench:
             now = time.perf_counter()
             return (now - cancelled_at) * 1000, (now - due) * 1000
         return None
+
+    # --- several windows at once: one at a time vs one shared pass ---
+    async def batching(self) -> list[dict[str, Any]]:
+        from dglsp.bench import batching
+        from dglsp.pipeline import Pipeline
+
+        pipeline = Pipeline(self.engine, self.settings)
+        prompts = []
+        for file, line, column in EXAMPLE_HOLES:
+            text = example_text(file)
+            context = pipeline.context(snapshot_of(file, text), offset_of(text, line, column))
+            prompts.append(context.prompt.text)
+        canvas = min(batching.CANVAS, self.canvas)
+        return await batching.measure(self.engine, prompts, canvas, self.options.steps, self.repeat)
 
     # --- middles of 8..256 cells for the floor and the baseline ---
     async def middles(self) -> tuple[list[dict[str, Any]], list[int]]:

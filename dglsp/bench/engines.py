@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dglsp.engine.base import EngineError, EngineState
-from dglsp.engine.inprocess import InProcessEngine
+from dglsp.engine.inprocess import InProcessEngine, default_max_batch
 
 
 class PrebuiltEngine(InProcessEngine):
@@ -38,6 +38,7 @@ class PrebuiltEngine(InProcessEngine):
         report(f"Building {self._model_setting} with random weights", 0)
         model, tokenizer = self._build()
         self._tokenizer, self._model = tokenizer, model
+        self.max_batch = self._max_batch_setting or default_max_batch(model.device)
         self._prompt_cache = PromptCache(model)
         report("Model ready", 100)
 

@@ -39,11 +39,25 @@ def add_parser(subparsers: Any) -> None:
         help="stop after this long without any connected editor (default: run until stopped)",
     )
     parser.add_argument(
+        "--max-batch",
+        type=_positive,
+        metavar="N",
+        help="requests from different windows that share one denoising pass at most "
+        "(default: 4 on a GPU, 1 on the CPU; 1 runs them strictly one at a time)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default=argparse.SUPPRESS,
         help="log verbosity on stderr (default: info)",
     )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "info", args.log_file)
     settings = chosen_settings(settings_from_args(args))
     try:
-        return serve(DaemonOptions(settings.model, settings.device, args.socket, idle_exit_s=args.idle_exit))
+        options = DaemonOptions(
+            settings.model, settings.device, args.socket, idle_exit_s=args.idle_exit, max_batch=args.max_batch
+        )
+        return serve(options)
     except ClaimError as error:
         raise CliError(str(error)) from None

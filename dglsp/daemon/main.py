@@ -33,6 +33,7 @@ class DaemonOptions:
     socket: Path | None = None  # None: the default socket for (model, device) in the runtime dir
     scripted: Path | None = None  # a ScriptedEngine script instead of the model (tests)
     idle_exit_s: float | None = None  # stop after this long without clients; None: never
+    max_batch: int | None = None  # requests sharing one denoising pass; None: by device
 
 
 class _Stopped(BaseException):
@@ -104,7 +105,7 @@ def _engine_factory(options: DaemonOptions, model: str) -> EngineFactory:
             return ScriptedEngine(Script.load(options.scripted), model=model)
         from dglsp.engine.inprocess import InProcessEngine
 
-        return InProcessEngine(model, options.device)
+        return InProcessEngine(model, options.device, options.max_batch)
 
     return make
 

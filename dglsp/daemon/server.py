@@ -5,6 +5,8 @@
 - A failed load is kept (clients get its message) until a client asks to `start` again:
   then it is retried with a fresh engine, so fixing the model needs no daemon restart.
 - Requests wait in a FairQueue; one runner task takes them in turn and streams drafts back.
+  Up to the engine's `max_batch` run at once (the in-process engine then shares each
+  denoising pass between them); with 1, strictly one at a time.
 - A cancel, or the client going away, sets the request's CancelToken: the engine stops
   between two denoising steps. Queued requests of a vanished client are simply dropped.
 """
@@ -57,7 +59,8 @@ class DaemonServer:
         self._connections: dict[int, Connection] = {}
         self._numbers = itertools.count(1)
         self._queue = FairQueue()
-        self._running: Job | None = None
+        self._running: dict[tuple[int, int], Job] = {}  # (connection, request id) -> job
+        self._slot_freed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.load_interrupted = False  # set at shutdown: the engine's load thread still runs
 
@@ -77,8 +80,8 @@ class DaemonServer:
 
     async def _shut_down(self, runner: asyncio.Task[None]) -> None:
         self.load_interrupted = self.loading
-        if self._running is not None:
-            self._running.cancel.cancel("the daemon is stopping")
+        for job in self._running.values():
+            job.cancel.cancel("the daemon is stopping")
         runner.cancel()
         # Connection handlers and start answers; each handler closes its connection.
         tasks = [runner, *self._tasks]
@@ -145,7 +148,10 @@ class DaemonServer:
             "served": self.served,
             "clients": len(self._connections),
             "queued": len(self._queue),
-            "running": self._running is not None,
+            "running": bool(self._running),
+            "running_count": len(self._running),
+            "max_batch": self.concurrency,
+            "largest_batch": int(getattr(engine, "largest_batch", 0) or 0),
             "progress": wire.progress_to_wire(self._progress) if self._progress else None,
         }
         # Engines that can describe themselves (the scripted test engine lists its requests).
@@ -215,9 +221,9 @@ class DaemonServer:
         if self._connections.pop(connection.number, None) is None:
             return
         dropped = self._queue.drop(connection.number)
-        running = self._running
-        if running is not None and running.connection == connection.number:
-            running.cancel.cancel(DISCONNECTED)
+        for running in self._running.values():
+            if running.connection == connection.number:
+                running.cancel.cancel(DISCONNECTED)
         log.info(
             "client %d disconnected (%d queued dropped); %d left",
             connection.number,
@@ -283,26 +289,38 @@ class DaemonServer:
         if job is not None:
             connection.send({"type": "cancelled", "id": message_id, "reason": reason})
         elif self._is_running(connection, message_id):
-            assert self._running is not None
-            self._running.cancel.cancel(reason)
+            self._running[(connection.number, message_id)].cancel.cancel(reason)
         # Otherwise it has already ended: its final answer is on the way.
 
     def _is_running(self, connection: Connection, message_id: int) -> bool:
-        job = self._running
-        return job is not None and job.connection == connection.number and job.id == message_id
+        return (connection.number, message_id) in self._running
 
-    # --- the model's one lane ---
+    @property
+    def concurrency(self) -> int:
+        """Requests run at once: the engine's batch size (known once it has loaded)."""
+        return max(1, int(getattr(self.engine, "max_batch", 1) or 1))
+
+    # --- the model's lane ---
     async def _run_jobs(self) -> None:
         while True:
+            # A job is taken from the fair queue only when a slot is free, so the queue (not
+            # the engine) decides whose turn it is.
+            while len(self._running) >= self.concurrency:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
             job = await self._queue.get()
             connection = self._connections.get(job.connection)
             if connection is None:
                 continue
-            self._running = job
-            try:
-                await self._run(job, connection)
-            finally:
-                self._running = None
+            self._running[(job.connection, job.id)] = job
+            self._track(asyncio.create_task(self._run_and_free(job, connection)))
+
+    async def _run_and_free(self, job: Job, connection: Connection) -> None:
+        try:
+            await self._run(job, connection)
+        finally:
+            self._running.pop((job.connection, job.id), None)
+            self._slot_freed.set()
 
     async def _run(self, job: Job, connection: Connection) -> None:
         if self._loading is not None and self.loading:

@@ -25,6 +25,7 @@ from dglsp.engine.base import (
     Progress,
     ProgressCallback,
 )
+from dglsp.engine.batching import Lane, LaneJob
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,12 @@ _DONE = object()
 PINNED_SUFFIX_CELLS = 32
 
 
+def default_max_batch(device) -> int:
+    """A GPU step is bound by reading the weights, so concurrent canvases share it nearly
+    for free; on a CPU the pass is compute-bound and batching buys little (docs/benchmarks.md)."""
+    return 4 if getattr(device, "type", str(device)) == "cuda" else 1
+
+
 def middle_length_ladder(longest: int) -> tuple[int, ...]:
     """Middle lengths tried side by side in the pinned strategy: a quarter, half and all of
     the canvas. Each row can still end early with an end-of-middle token."""
@@ -41,7 +48,8 @@ def middle_length_ladder(longest: int) -> tuple[int, ...]:
 
 
 class InProcessEngine:
-    def __init__(self, model: str, device: str = "auto") -> None:
+    def __init__(self, model: str, device: str = "auto", max_batch: int | None = None) -> None:
+        """`max_batch`: requests sharing one forward pass at most; None picks by device."""
         self._model_setting = model
         self._device_setting = device
         self._state = EngineState.STOPPED
@@ -55,6 +63,8 @@ class InProcessEngine:
         # encode time, steps), for benchmarks and logs.
         self.last_stats: dict[str, float] = {}
         self._start_lock = asyncio.Lock()
+        self._max_batch_setting = max_batch
+        self._lane = Lane(lambda: self._model, self._on_worker, _DONE, Cancelled, EngineError, max_batch or 1)
 
     # --- Engine protocol: status ---
     @property
@@ -126,6 +136,7 @@ class InProcessEngine:
         model = load_model(path, device, choose_dtype(device, size))
 
         self._path, self._tokenizer, self._model = path, tokenizer, model
+        self._lane.max_batch = self._max_batch_setting or default_max_batch(device)
         self._prompt_cache = PromptCache(model)
         report("Model ready", 100)
         log.info("engine: loaded %s on %s in %.1f s", path, device, time.perf_counter() - started)
@@ -134,7 +145,7 @@ class InProcessEngine:
     async def infill(self, request: InfillRequest, cancel: CancelToken | None = None) -> AsyncIterator[Draft]:
         if self._state is not EngineState.READY:
             raise EngineError(self._error or f"The model is not loaded (engine {self._state.value}).")
-        # The worker stops on the caller's cancel, or on ours when the consumer leaves early.
+        # The lane stops on the caller's cancel, or on ours when the consumer leaves early.
         # The caller's token is never set here: it must say whether *the caller* cancelled.
         abandoned = CancelToken()
 
@@ -147,43 +158,28 @@ class InProcessEngine:
         def emit(item) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
-        future = loop.run_in_executor(self._executor, self._run, request, should_stop, emit)
-        finished = False
+        self._lane.submit(LaneJob(lambda: self._prepare(request), should_stop, emit))
+        ended = False  # the lane let the request go (its stream ended with _DONE)
         try:
             while True:
                 item = await queue.get()
                 if item is _DONE:
-                    finished = True
-                    break
+                    ended = True
+                    return
                 if isinstance(item, BaseException):
-                    finished = True
                     raise item
                 yield item
         finally:
-            if not finished:  # superseded or disconnected: stop the loop at the next step
+            if not ended:
+                # Superseded, disconnected or failed: wait until the lane has let it go (within
+                # one step), so the next request of this caller never overlaps with it.
                 abandoned.cancel("consumer stopped")
-            await asyncio.shield(future)
+                while await queue.get() is not _DONE:
+                    pass
 
-    def _run(self, request: InfillRequest, should_stop, emit) -> None:
-        import torch
-
-        try:
-            for draft in self._denoise(request, should_stop):
-                emit(draft)
-        except Cancelled as error:
-            emit(error)
-        except torch.cuda.OutOfMemoryError:
-            torch.cuda.empty_cache()
-            emit(EngineError("The GPU ran out of memory for this completion; try a smaller contextBudget."))
-        except Exception as error:
-            log.exception("engine: infill failed")
-            emit(EngineError(f"The engine failed: {type(error).__name__}: {error}"))
-        finally:
-            emit(_DONE)
-
-    def _denoise(self, request: InfillRequest, should_stop):
-        """Encode (reusing a cached prompt start), then denoise, one Draft per step."""
-        from dglsp.model.denoise import DenoiseSettings, Layout, denoise
+    def _prepare(self, request: InfillRequest) -> _Running:
+        """Encode the prompt (reusing a cached start) and lay out its canvas; on the lane's thread."""
+        from dglsp.model.denoise import Canvas, DenoiseSettings, Layout
 
         tokenizer = self._tokenizer
         middle = max(1, min(request.canvas_length or self.canvas_length, self.canvas_length))
@@ -204,32 +200,58 @@ class InProcessEngine:
         started = time.perf_counter()
         ids = list(request.prompt_ids) if request.prompt_ids else tokenizer.encode(request.prompt)
         encoded = self._prompt_cache.encode(ids)
-        self.last_stats = {
+        stats = {
             "prompt_tokens": encoded.prompt_length,
             "reused_tokens": encoded.reused_tokens,
             "encode_ms": (time.perf_counter() - started) * 1000,
         }
-        steps = denoise(
-            self._model,
-            encoded.cache,
-            encoded.prompt_length,
-            settings,
-            layout,
-            tokenizer.end_of_middle_ids,
-            should_stop=should_stop,
+        canvas = Canvas(
+            self._model, encoded.cache, encoded.prompt_length, settings, layout, tokenizer.end_of_middle_ids
         )
-        for result in steps:
-            ids = tokenizer.cut_at_end(result.middle_ids)
-            text = tokenizer.decode_middle(ids)
-            yield Draft(result.step, settings.max_steps, text, result.finished, tuple(ids))
-        self.last_stats["steps"] = result.step
+        return _Running(self, canvas, stats)
+
+    @property
+    def max_batch(self) -> int:
+        """Requests that share one forward pass at most (1: one at a time)."""
+        return self._lane.max_batch
+
+    @max_batch.setter
+    def max_batch(self, value: int) -> None:
+        self._lane.max_batch = max(1, value)
+
+    @property
+    def largest_batch(self) -> int:
+        """The most requests one forward pass has carried so far."""
+        return self._lane.largest_batch
+
+    def _on_worker(self, work) -> None:
+        self._executor.submit(work)
 
     async def close(self) -> None:
+        self._lane.closed = True  # running requests end as cancelled at the next step
         self._executor.shutdown(wait=False, cancel_futures=True)
         # The prompt cache holds the model and its KV checkpoints: drop both, so the memory
         # is free for whatever loads next (another model, a benchmark's baseline).
         self._model = self._prompt_cache = None
         self._state = EngineState.STOPPED
+
+
+class _Running:
+    """An admitted request: its canvas, and how its steps become Drafts."""
+
+    def __init__(self, engine: InProcessEngine, canvas, stats: dict[str, float]) -> None:
+        self.engine, self.canvas, self.stats = engine, canvas, stats
+        self.steps = 0
+
+    def draft(self, result) -> Draft:
+        tokenizer = self.engine.tokenizer
+        ids = tokenizer.cut_at_end(result.middle_ids)
+        self.steps = result.step
+        total = self.canvas.settings.max_steps
+        return Draft(result.step, total, tokenizer.decode_middle(ids), result.finished, tuple(ids))
+
+    def finish(self) -> None:
+        self.engine.last_stats = {**self.stats, "steps": self.steps}
 
 
 def _resolve(name: str) -> Path:

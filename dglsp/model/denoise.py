@@ -93,6 +93,90 @@ def accept(entropy: torch.Tensor, free: torch.Tensor, bound: float) -> torch.Ten
     return torch.zeros_like(chosen).scatter(-1, order, chosen)
 
 
+class Canvas:
+    """One request's denoising state: its rows, prompt cache, random generator and history.
+
+    `step(logits)` applies one denoising step given the model's logits for this canvas, so
+    the same state advances alone (`denoise`) or as part of a batched forward pass
+    (dglsp.model.batch) with the same draws: its generator is its own.
+    """
+
+    def __init__(
+        self,
+        model,
+        cache: DynamicCache,
+        prompt_length: int,
+        settings: DenoiseSettings,
+        layout: Layout | None = None,
+        end_ids: frozenset[int] = frozenset(),
+    ) -> None:
+        layout = layout or Layout.free(settings.canvas_length)
+        device = model.device
+        self.settings, self.layout, self.prompt_length = settings, layout, prompt_length
+        self.vocab_size = model.config.text_config.vocab_size
+        self.rows, self.width = len(layout.middle_lengths), settings.canvas_length
+        self._generator = torch.Generator(device=device).manual_seed(settings.seed)
+
+        self.free = torch.zeros(self.rows, self.width, dtype=torch.bool, device=device)
+        self._seed = torch.zeros(self.rows, self.width, dtype=torch.long, device=device)
+        for row, (length, pinned) in enumerate(zip(layout.middle_lengths, layout.pinned, strict=True)):
+            self.free[row, :length] = True
+            self._seed[row, length : length + len(pinned)] = torch.tensor(pinned, dtype=torch.long)
+        self.cache = _repeat_rows(cache, self.rows) if self.rows > 1 else cache
+        positions = torch.arange(prompt_length, prompt_length + self.width, dtype=torch.int32, device=device)
+        self.positions = positions.unsqueeze(0).expand(self.rows, -1)
+
+        self._temperature = LinearTemperatureScheduleLogitsProcessor(
+            settings.t_min, settings.t_max, settings.max_steps
+        )
+        self._embed_dtype = model.model.decoder.embed_tokens.weight.dtype
+        self._end = torch.tensor(sorted(end_ids), dtype=torch.long, device=device)
+        self.tokens = torch.where(self.free, self._noise(), self._seed)
+        self.self_conditioning: torch.Tensor | None = None
+        self._history: list[torch.Tensor] = []
+        # Steps count down (N..1) as in the library: the temperature falls with the remaining steps.
+        self.remaining = settings.max_steps
+
+    def _noise(self) -> torch.Tensor:
+        return torch.randint(
+            0, self.vocab_size, (self.rows, self.width), device=self.free.device, generator=self._generator
+        )
+
+    def forward(self, model) -> torch.Tensor:
+        """This canvas alone through the model: its logits, (rows, width, vocab)."""
+        return model(
+            decoder_input_ids=self.tokens,
+            self_conditioning_logits=self.self_conditioning,
+            past_key_values=self.cache,
+            decoder_position_ids=self.positions,
+        ).logits
+
+    def step(self, logits: torch.Tensor) -> StepResult:
+        """Sample, accept and re-noise from this step's logits; say whether the loop is done."""
+        settings, free, seed = self.settings, self.free, self._seed
+        remaining = self.remaining
+        logits = self._temperature(None, logits, cur_step=remaining)
+        probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
+        sampled = torch.multinomial(probs.view(-1, self.vocab_size), 1, generator=self._generator)
+        sampled = sampled.view(self.rows, self.width)
+        argmax = torch.where(free, logits.argmax(dim=-1), seed)
+        entropy = torch.distributions.Categorical(logits=logits).entropy()
+        accepted = accept(entropy, free, settings.entropy_bound)
+        canvas = torch.where(accepted, sampled, self.tokens)
+        canvas = torch.where(free & ~accepted, self._noise(), canvas)  # re-noise what was not accepted
+        self.tokens = torch.where(free, canvas, seed)
+        self.self_conditioning = logits.to(self._embed_dtype)
+
+        threshold = settings.stability_threshold
+        self._history = [*self._history[-threshold:], argmax] if threshold else []
+        settled = _settled(argmax, entropy, accepted, free, self._history, settings, self._end)
+        best = _best_row(entropy, free, argmax, self._end)
+        finished = bool(settled.all()) or remaining == 1
+        self.remaining -= 1
+        length = self.layout.middle_lengths[best]
+        return StepResult(settings.max_steps - remaining + 1, argmax[best, :length].tolist(), best, finished)
+
+
 @torch.no_grad()
 def denoise(
     model,
@@ -107,59 +191,13 @@ def denoise(
 
     Raises `Cancelled` when `should_stop()` is true before a step.
     """
-    layout = layout or Layout.free(settings.canvas_length)
-    device = model.device
-    vocab_size = model.config.text_config.vocab_size
-    rows, width = len(layout.middle_lengths), settings.canvas_length
-    generator = torch.Generator(device=device).manual_seed(settings.seed)
-
-    free = torch.zeros(rows, width, dtype=torch.bool, device=device)
-    seed = torch.zeros(rows, width, dtype=torch.long, device=device)
-    for row, (length, pinned) in enumerate(zip(layout.middle_lengths, layout.pinned, strict=True)):
-        free[row, :length] = True
-        seed[row, length : length + len(pinned)] = torch.tensor(pinned, dtype=torch.long)
-    if rows > 1:
-        cache = _repeat_rows(cache, rows)
-    positions = torch.arange(prompt_length, prompt_length + width, dtype=torch.int32, device=device)
-    positions = positions.unsqueeze(0).expand(rows, -1)
-
-    def noise() -> torch.Tensor:
-        return torch.randint(0, vocab_size, (rows, width), device=device, generator=generator)
-
-    temperature = LinearTemperatureScheduleLogitsProcessor(settings.t_min, settings.t_max, settings.max_steps)
-    embed_dtype = model.model.decoder.embed_tokens.weight.dtype
-    end_tensor = torch.tensor(sorted(end_ids), dtype=torch.long, device=device)
-    canvas = torch.where(free, noise(), seed)
-    self_conditioning = None
-    history: list[torch.Tensor] = []
-    # Steps count down (N..1) as in the library: the temperature falls with the remaining steps.
-    for remaining in range(settings.max_steps, 0, -1):
+    canvas = Canvas(model, cache, prompt_length, settings, layout, end_ids)
+    while True:
         if should_stop():
             raise Cancelled()
-        logits = model(
-            decoder_input_ids=canvas,
-            self_conditioning_logits=self_conditioning,
-            past_key_values=cache,
-            decoder_position_ids=positions,
-        ).logits
-        logits = temperature(None, logits, cur_step=remaining)
-        probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
-        sampled = torch.multinomial(probs.view(-1, vocab_size), 1, generator=generator).view(rows, width)
-        argmax = torch.where(free, logits.argmax(dim=-1), seed)
-        entropy = torch.distributions.Categorical(logits=logits).entropy()
-        accepted = accept(entropy, free, settings.entropy_bound)
-        canvas = torch.where(accepted, sampled, canvas)
-        canvas = torch.where(free & ~accepted, noise(), canvas)  # re-noise what was not accepted
-        canvas = torch.where(free, canvas, seed)
-        self_conditioning = logits.to(embed_dtype)
-
-        history = [*history[-settings.stability_threshold :], argmax] if settings.stability_threshold else []
-        settled = _settled(argmax, entropy, accepted, free, history, settings, end_tensor)
-        best = _best_row(entropy, free, argmax, end_tensor)
-        finished = bool(settled.all()) or remaining == 1
-        length = layout.middle_lengths[best]
-        yield StepResult(settings.max_steps - remaining + 1, argmax[best, :length].tolist(), best, finished)
-        if finished:
+        result = canvas.step(canvas.forward(model))
+        yield result
+        if result.finished:
             return
 
 

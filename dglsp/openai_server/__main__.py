@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(API_KEY_ENV),
         help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV} if set)",
     )
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        help="concurrent requests sharing one denoising pass at most (default: 4 on a GPU, 1 on the CPU)",
+    )
     parser.add_argument("--log-level", default="warning", help="debug, info, warning (default) or error")
     return parser
 
@@ -48,7 +53,7 @@ async def serve(args: argparse.Namespace) -> int:
     from dglsp.engine.inprocess import InProcessEngine
 
     server = OpenAIServer(
-        InProcessEngine(args.model, args.device),
+        InProcessEngine(args.model, args.device, args.max_batch),
         served_model_name=args.served_model_name or args.model,
         root=args.model,
         defaults=Defaults(args.steps, args.entropy_bound, args.seed),

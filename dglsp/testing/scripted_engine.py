@@ -71,6 +71,7 @@ class Script:
     step_delay_ms: int = 0
     rules: tuple[Rule, ...] = ()
     default_middle: str = ""
+    max_batch: int = 1  # requests the daemon may run at once on this engine
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Script:
@@ -154,6 +155,10 @@ class ScriptedEngine:
     @property
     def canvas_length(self) -> int:
         return self.script.canvas_length
+
+    @property
+    def max_batch(self) -> int:
+        return self.script.max_batch
 
     async def start(self, progress: ProgressCallback | None = None) -> None:
         # A second start() while loading (the pipeline does this) waits for the same load.
