@@ -491,6 +491,24 @@ def test_imports_are_looked_for_in_the_files_head_only():
     assert carve(snapshot_of("python", near), near.index("return 1")).header == "import os\nimport late"
 
 
+def test_the_import_search_stops_a_window_past_the_last_import():
+    """The head ends a window's length after the last import, not at the next window edge: a
+    file with its imports at the top costs one window's search whatever its size."""
+    from dglsp.carve.queries import IMPORT_WINDOW_BYTES
+
+    block = "def f(x):\n    return x\n\n\n"
+    gap = block * (IMPORT_WINDOW_BYTES * 3 // 2 // len(block))  # 1.5 windows of code
+    end = "import late\n\n\ndef g():\n    return 1\n"
+    text = "import os\n" + gap + end
+    assert carve(snapshot_of("python", text), text.index("return 1")).header == "import os"
+    # An import within a window of the last one is found, even past the first window's edge.
+    half = block * (IMPORT_WINDOW_BYTES * 3 // 4 // len(block))
+    chained = "import os\n" + half + "import sys\n" + half + end
+    assert chained.index("import sys") < IMPORT_WINDOW_BYTES < chained.index("import late")
+    header = carve(snapshot_of("python", chained), chained.index("return 1")).header
+    assert header == "import os\nimport sys\nimport late"
+
+
 def test_imports_inside_the_region_are_not_repeated():
     text, marks = marked(SOURCES["python"])
     region = carve(snapshot_of("python", text), marks["outside"])  # the window holds the imports

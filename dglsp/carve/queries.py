@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 
 # @import patterns may start at the root (depth 0) or one of its children (depth 1).
 IMPORT_MAX_START_DEPTH = 1
-# The head searched for imports: windows of this many bytes from the file's start, as long as
-# the window before held an import. A file's imports come first (Go and Java require it);
-# ones after a stretch of this much code without any are not looked for. Searching a window
-# costs about a microsecond per KB, whatever the file's size.
+# The head searched for imports: from the file's start to this many bytes past the end of the
+# last import found. A file's imports come first (Go and Java require it); ones after a stretch
+# of this much code without any are not looked for. Searching costs a few microseconds per KB,
+# so a file whose imports end near its top costs the same whatever its size.
 IMPORT_WINDOW_BYTES = 8 * 1024
 
 
@@ -103,17 +103,19 @@ def find_imports(q: Queries, tree: tree_sitter.Tree) -> list[tree_sitter.Node]:
         return []
     root = tree.root_node
     found: dict[tree_sitter.Node, None] = {}
-    start = 0
-    while start < root.end_byte:
-        end = start + IMPORT_WINDOW_BYTES
+    start, reach = 0, IMPORT_WINDOW_BYTES
+    while start < min(reach, root.end_byte):
         cursor = tree_sitter.QueryCursor(q.imports)
         cursor.set_max_start_depth(IMPORT_MAX_START_DEPTH)
-        cursor.set_byte_range(start, end)
-        before = len(found)
+        cursor.set_byte_range(start, reach)
+        last = -1
         for _, match in cursor.matches(root):
             for node in match.get("import", ()):
-                found[node] = None  # one across a window's edge is found twice, kept once
-        if len(found) == before:
+                if node not in found:  # one across the edge of two searches is found twice
+                    found[node] = None
+                    last = max(last, node.end_byte)
+        if last < 0:
             break
-        start = end
+        # Searched up to `reach`; go on to a window's length past the last import.
+        start, reach = reach, last + IMPORT_WINDOW_BYTES
     return sorted(found, key=lambda node: node.start_byte)
