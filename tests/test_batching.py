@@ -163,3 +163,27 @@ async def test_requests_beyond_the_batch_wait_for_a_free_place(tiny_model_dir):
         assert all(results) and engine.largest_batch == 2
     finally:
         await engine.close()
+
+
+async def test_a_failed_pass_fails_its_requests_and_the_engine_keeps_serving(tiny_model_dir, monkeypatch):
+    from dglsp.engine.base import EngineError
+
+    engine = await _engine(tiny_model_dir, max_batch=2)
+    try:
+        failing = {"left": 1}
+        real_forward = PackedBatch.forward
+
+        def forward_failing_once(self, model):
+            if failing["left"]:
+                failing["left"] -= 1
+                raise RuntimeError("simulated kernel failure")
+            return real_forward(self, model)
+
+        monkeypatch.setattr(PackedBatch, "forward", forward_failing_once)
+        requests = [InfillRequest(p, steps=4, seed=1) for p in PROMPTS[:2]]
+        results = await asyncio.gather(*(_texts(engine, r) for r in requests), return_exceptions=True)
+        assert all(isinstance(r, EngineError) and "simulated kernel failure" in str(r) for r in results)
+        again = await asyncio.wait_for(_texts(engine, InfillRequest(PROMPT, steps=2)), 30)
+        assert again  # the lane is still alive
+    finally:
+        await engine.close()

@@ -75,13 +75,31 @@ class Lane:
             if self._looping:
                 return
             self._looping = True
-        self._run_on_worker(self._loop)
+        try:
+            self._run_on_worker(self._loop)
+        except RuntimeError:  # the worker is gone (the engine closed): nothing will run it
+            with self._lock:
+                self._looping = False
+                waiting, self._pending = list(self._pending), deque()
+            for waiting_job in waiting:
+                self._end(waiting_job, self._failed("The engine has stopped."))
 
     # --- the worker thread ---
     def _loop(self) -> None:
+        active: list[LaneJob] = []
+        try:
+            self._serve(active)
+        except BaseException as error:  # a bug here must not leave callers waiting forever
+            log.exception("engine: the denoising lane failed")
+            with self._lock:
+                self._looping = False
+                waiting, self._pending = list(self._pending), deque()
+            for job in [*active, *waiting]:
+                self._end(job, self._failed(f"The engine failed: {type(error).__name__}: {error}"))
+
+    def _serve(self, active: list[LaneJob]) -> None:
         import torch
 
-        active: list[LaneJob] = []
         packed = None
         with torch.no_grad():
             while True:
@@ -209,6 +227,10 @@ class Lane:
                 job.running.finish()
             except Exception:
                 log.exception("engine: finishing a request failed")
-        if error is not None:
-            job.emit(error)
-        job.emit(self._done)
+            job.running = None
+        try:
+            if error is not None:
+                job.emit(error)
+            job.emit(self._done)
+        except RuntimeError:  # the caller's event loop is closed: nobody is listening
+            log.debug("engine: a request's caller went away before its end")
