@@ -160,6 +160,19 @@ def test_engine_report_round_trips_and_renders(engine_report, tmp_path):
     assert "Batching" in text and "speed-up" in text
 
 
+def test_engine_report_charts_are_drawn_and_name_the_device(engine_report, tmp_path):
+    from dglsp.bench.charts import FILES, _provenance, draw, main
+
+    report, _, output = engine_report
+    assert report["environment"]["device"] in _provenance(report)  # every chart's title
+    assert main([str(output), "--out", str(tmp_path)]) == 0
+    for name in FILES:
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000, name
+    with pytest.raises(ValueError, match="bench engine"):
+        draw({**report, "bench": "overhead"}, tmp_path)
+
+
 def test_read_report_rejects_what_is_not_a_report(tmp_path):
     path = tmp_path / "other.json"
     path.write_text(
