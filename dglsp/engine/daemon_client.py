@@ -10,7 +10,12 @@ Crash safety: when the connection drops (the daemon died), requests in flight ra
 EngineError (RESTART_MESSAGE), the state goes back to LOADING (not ERROR: the server treats
 ERROR as final and stops asking) and the daemon is reconnected or respawned with backoff.
 Only a failure a restart cannot fix (the model is missing, the daemon speaks another
-protocol, the daemon keeps dying) ends in ERROR.
+protocol, the daemon keeps dying) ends in ERROR. `watch(listener)` tells the language server
+about these changes after its first start, so the editor's status and messages follow them.
+
+Never hang the language server: a cancelled request waits at most CANCEL_GRACE_S for the
+daemon to confirm, a daemon that stops answering while it loads is pinged and counted as lost,
+and closing aborts the socket instead of waiting for a stuck daemon to read what is queued.
 
 Prompt building needs token counts on this side: the tokenizer is loaded here from the
 model directory the daemon reports (tokenizer files only, no weights).
@@ -48,6 +53,9 @@ from dglsp.engine.base import (
 if TYPE_CHECKING:
     from dglsp.config import Settings
 
+# listener(state, message): see DaemonEngine.watch.
+StateListener = Callable[[EngineState, str | None], None]
+
 log = logging.getLogger(__name__)
 
 RESTART_MESSAGE = "The dglsp engine stopped; restarting it."
@@ -58,6 +66,12 @@ MAX_ATTEMPTS = 8
 # Python and dglsp's imports on a busy machine; the model loads after the socket is up.
 SPAWN_TIMEOUT_S = 60.0
 HELLO_TIMEOUT_S = 10.0
+# While waiting for `start` (a real model loads for minutes), ask for the daemon's status when
+# nothing came for this long; a daemon that does not answer within HELLO_TIMEOUT_S is lost.
+START_PING_S = 10.0
+# After sending `cancel`, how long a request waits for the daemon to confirm before it gives up
+# on it (a stopped or wedged daemon never confirms; the server must move on, or shut down).
+CANCEL_GRACE_S = 2.0
 # A daemon we spawned stops after this long without any client: closing every editor
 # eventually frees the GPU, while an editor restarting its language server finds it loaded.
 SPAWNED_IDLE_EXIT_S = 1800
@@ -112,7 +126,10 @@ class _Connection:
             raise _NotListening(str(error)) from None
         try:
             writer.write(wire.encode(wire.hello()))
-            line = await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT_S)
+            try:
+                line = await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT_S)
+            except TimeoutError:
+                raise _Lost(f"the daemon on {path} did not answer within {HELLO_TIMEOUT_S:.0f} s") from None
             if not line:
                 raise _Lost(f"the daemon on {path} closed the connection before saying hello")
             answer = wire.decode(line)
@@ -143,24 +160,40 @@ class _Connection:
         if not self.lost:
             self._writer.write(wire.encode(message))
 
-    async def call(self, message: wire.Message) -> wire.Message:
-        """Send a request that has one answer (status, start) and return the answer."""
+    async def call(self, message: wire.Message, ping_s: float | None = None) -> wire.Message:
+        """Send a request that has one answer (status, start) and return the answer.
+
+        `ping_s`: while no answer came for that long, check that the daemon still answers a
+        `status` at once; if it does not within HELLO_TIMEOUT_S, raise _Lost.
+        """
         message_id = self.next_id()
         queue = self.open_stream(message_id)
         try:
             self.send({**message, "id": message_id})
-            answer = await queue.get()
+            while True:
+                try:
+                    answer = await asyncio.wait_for(queue.get(), ping_s)
+                    break
+                except TimeoutError:
+                    await self._ping()
         finally:
             self.close_stream(message_id)
         if answer is _LOST:
             raise _Lost("the daemon closed the connection")
         return answer
 
+    async def _ping(self) -> None:
+        try:
+            await asyncio.wait_for(self.call({"type": "status"}), HELLO_TIMEOUT_S)
+        except TimeoutError:
+            raise _Lost(f"the daemon stopped answering (no status within {HELLO_TIMEOUT_S:.0f} s)") from None
+
     async def close(self) -> None:
+        """Drop the connection now: a graceful close would wait for a stuck daemon to read."""
         self._task.cancel()
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
+        self._writer.transport.abort()
+        with contextlib.suppress(Exception):  # after an abort this is one turn of the loop
+            await asyncio.wait_for(self._writer.wait_closed(), 1.0)
 
     async def _read_all(self) -> None:
         try:
@@ -220,7 +253,12 @@ class DaemonEngine:
         self._connection: _Connection | None = None
         self._starting: asyncio.Task[None] | None = None
         self._progress: ProgressCallback | None = None
+        self._listener: StateListener | None = None
         self._closed = False
+
+    # The model lives in the daemon: closing this client while it starts frees nothing, so a
+    # restart of the language server's engine need not wait for the daemon's load.
+    loads_in_process = False
 
     # --- Engine protocol: status ---
     @property
@@ -251,6 +289,11 @@ class DaemonEngine:
     @property
     def daemon_pid(self) -> int | None:
         return self._status.get("pid")
+
+    def watch(self, listener: StateListener | None) -> None:
+        """Call `listener(state, message)` whenever the state changes from now on: the daemon
+        was lost (LOADING, then its load progress), is back (READY) or was given up (ERROR)."""
+        self._listener = listener
 
     async def daemon_status(self) -> wire.Message:
         """The daemon's status message now (state, pid, loads, clients, ...)."""
@@ -301,7 +344,7 @@ class DaemonEngine:
         _reap()
         connection = await self._connect_or_spawn()
         try:
-            answer = await connection.call({"type": "start"})
+            answer = await connection.call({"type": "start"}, ping_s=START_PING_S)
             if answer.get("type") == "error":
                 raise _Permanent(str(answer.get("message")))
             if answer.get("state") == "error":
@@ -317,7 +360,7 @@ class DaemonEngine:
             raise
         self._status = answer
         self._connection = connection
-        self._state, self._error = EngineState.READY, None
+        self._set_state(EngineState.READY, None)
         log.info(
             "dglsp engine ready: %s, daemon pid %s on %s", self.model_name, self.daemon_pid, self._socket
         )
@@ -386,8 +429,12 @@ class DaemonEngine:
             self._tokenizer_model = model
 
     def _report_progress(self, progress: Progress) -> None:
-        if self._progress is not None and self._state is EngineState.LOADING:
+        if self._state is not EngineState.LOADING:
+            return
+        if self._progress is not None:
             self._progress(progress)
+        elif self._listener is not None:  # a respawned daemon loading after a loss
+            self._listener(EngineState.LOADING, progress.message)
 
     # --- losing the daemon ---
     def _lost(self, connection: _Connection) -> None:
@@ -395,12 +442,22 @@ class DaemonEngine:
             return
         self._connection = None
         log.warning("the dglsp engine (pid %s) stopped; restarting it", self.daemon_pid)
-        self._state, self._progress = EngineState.LOADING, None
+        self._progress = None
+        self._set_state(EngineState.LOADING, self._restart_message())
         self._starting = asyncio.create_task(self._bring_up(first=False))
 
     def _fail(self, message: str) -> None:
         log.error("dglsp engine: %s", message)
-        self._state, self._error = EngineState.ERROR, message
+        self._set_state(EngineState.ERROR, message)
+
+    def _set_state(self, state: EngineState, message: str | None) -> None:
+        self._state = state
+        self._error = message if state is EngineState.ERROR else None
+        if self._listener is not None and not self._closed:
+            try:
+                self._listener(state, message)
+            except Exception:  # the listener's bug must not stop a restart
+                log.exception("reporting the engine's state failed")
 
     def _nothing_listens(self) -> str:
         if self._auto:
@@ -426,26 +483,34 @@ class DaemonEngine:
         message_id = connection.next_id()
         queue = connection.open_stream(message_id)
         connection.send({"type": "infill", "id": message_id, "request": wire.request_to_wire(request)})
-        cancel_sent = False
+        loop = asyncio.get_running_loop()
+        give_up_at: float | None = None  # set when our cancel is sent
         ended = False
         try:
             while True:
-                if cancel is not None and cancel.cancelled and not cancel_sent:
+                if cancel is not None and cancel.cancelled and give_up_at is None:
                     connection.send({"type": "cancel", "id": message_id, "reason": cancel.reason})
-                    cancel_sent = True
-                polling = cancel is not None and not cancel_sent
+                    give_up_at = loop.time() + CANCEL_GRACE_S
+                wait: float | None = CANCEL_POLL_S if cancel is not None else None
+                if give_up_at is not None:
+                    wait = give_up_at - loop.time()
+                    if wait <= 0:
+                        log.warning("the dglsp engine did not confirm a cancel within %.0f s", CANCEL_GRACE_S)
+                        raise Cancelled(cancel.reason if cancel else "cancelled")
                 try:
-                    message = await asyncio.wait_for(queue.get(), CANCEL_POLL_S if polling else None)
+                    message = await asyncio.wait_for(queue.get(), wait)
                 except TimeoutError:
                     continue
                 if message is _LOST:
                     ended = True
+                    if self._closed:  # we hung up ourselves (a restart or shutdown)
+                        raise Cancelled("the engine was closed")
                     raise EngineError(self._restart_message())
                 kind = message["type"]
                 if kind == "draft":
                     draft = wire.draft_from_wire(message)
                     ended = draft.final
-                    if cancel_sent:  # stale drafts after our cancel; the final one ends it
+                    if give_up_at is not None:  # stale drafts after our cancel; the final one ends it
                         if draft.final:
                             raise Cancelled(cancel.reason if cancel else "cancelled")
                         continue
@@ -460,7 +525,7 @@ class DaemonEngine:
                     raise EngineError(str(message.get("message")))
         finally:
             connection.close_stream(message_id)
-            if not ended:  # the consumer left early: free the model at the next step
+            if not ended and give_up_at is None:  # the consumer left early: free the model at the next step
                 connection.send({"type": "cancel", "id": message_id, "reason": "consumer stopped"})
 
     async def close(self) -> None:

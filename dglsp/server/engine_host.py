@@ -2,7 +2,11 @@
 
 The engine loads in the background after `initialized`; requests that arrive meanwhile wait
 for it (`ServerState.wait_engine`). A failed load leaves the server running: the user sees
-the engine's message once (it says what to do) and completions answer empty.
+the engine's message once (it says what to do) and completions answer empty. An engine that
+changes state later by itself (the daemon client losing and restarting its daemon) is
+watched, so the status and the messages follow it.
+
+Restarts and shutdown are bounded: an editor must never wait on an engine that is stuck.
 """
 
 from __future__ import annotations
@@ -35,8 +39,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How long a restart or shutdown waits for a cancelled request to leave the engine.
+# How long a restart waits for a cancelled request to leave the engine.
 DRAIN_TIMEOUT_S = 10.0
+# At shutdown the process is about to exit: requests get a moment to end, not the editor's patience.
+SHUTDOWN_DRAIN_S = 1.0
+# Closing an engine (a socket, a worker thread) must not hold up a restart or a shutdown.
+CLOSE_TIMEOUT_S = 2.0
 
 
 def start_engine(ls: DglspServer) -> EngineSlot:
@@ -64,18 +72,30 @@ def start_engine(ls: DglspServer) -> EngineSlot:
     return slot
 
 
-async def restart_engine(ls: DglspServer, reason: str) -> EngineSlot:
-    """Stop the current engine (its requests answer empty) and load one for the new settings."""
-    async with ls.state.engine_lock:
-        await stop_engine(ls, reason)
+async def restart_engine(ls: DglspServer, reason: str) -> EngineSlot | None:
+    """Stop the current engine (its requests answer empty) and load one for the new settings.
+
+    None if the server began shutting down meanwhile: no engine (no daemon) is started then.
+    """
+    state = ls.state
+    async with state.engine_lock:
+        slot = state.slot
+        # A model loading in this process is waited for; one loading elsewhere (the daemon) is not.
+        wait_for_load = slot is None or getattr(slot.engine, "loads_in_process", True)
+        await stop_engine(ls, reason, wait_for_load=wait_for_load)
+        if state.shutting_down:
+            return None
         return start_engine(ls)
 
 
-async def stop_engine(ls: DglspServer, reason: str, *, wait_for_load: bool = True) -> None:
+async def stop_engine(
+    ls: DglspServer, reason: str, *, wait_for_load: bool = True, drain_s: float = DRAIN_TIMEOUT_S
+) -> None:
     """Cancel every request and close the engine.
 
-    A load cannot be interrupted (it runs in the engine's thread). Before a restart it is
-    waited for, so two models never sit in (GPU) memory at once; at shutdown it is not.
+    A load in this process cannot be interrupted (it runs in the engine's thread). Before a
+    restart it is waited for, so two models never sit in (GPU) memory at once; at shutdown,
+    and for an engine whose model lives elsewhere, it is cancelled.
     """
     state = ls.state
     state.scheduler.cancel_all(reason)
@@ -88,11 +108,13 @@ async def stop_engine(ls: DglspServer, reason: str, *, wait_for_load: bool = Tru
         else:
             slot.loader.cancel()
     try:
-        await asyncio.wait_for(state.scheduler.wait_idle(), DRAIN_TIMEOUT_S)
+        await asyncio.wait_for(state.scheduler.wait_idle(), drain_s)
     except TimeoutError:
-        log.warning("a cancelled request did not leave the engine within %.0f s", DRAIN_TIMEOUT_S)
+        log.warning("a cancelled request did not leave the engine within %.0f s", drain_s)
     try:
-        await slot.engine.close()
+        await asyncio.wait_for(slot.engine.close(), CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("closing the engine took more than %.0f s; going on without it", CLOSE_TIMEOUT_S)
     except Exception:
         log.exception("closing the engine failed")
 
@@ -112,6 +134,10 @@ async def _load(ls: DglspServer, slot: EngineSlot) -> None:
 
     try:
         await engine.start(on_progress)
+    except asyncio.CancelledError:  # stopped before it settled (a restart, shutdown): close the bar
+        if progress is not None:
+            progress.end("Cancelled")
+        raise
     except Exception as error:  # Engine.start should never raise; if it does, it is still a message
         log.exception("engine start raised")
         if engine.state is not EngineState.ERROR:
@@ -126,10 +152,30 @@ async def _load(ls: DglspServer, slot: EngineSlot) -> None:
         log.info("engine ready: %s", slot.engine.model_name)
         if current:
             ls.status.ready()
+        watch = getattr(slot.engine, "watch", None)  # engines that change state by themselves
+        if callable(watch):
+            watch(lambda state, message: _engine_changed(ls, slot, state, message))
     elif current:
-        message = f"dglsp: {slot.engine.error or 'the model could not be loaded'}"
-        ls.status.failed(message)
-        show_once(ls, types.MessageType.Error, message)
+        _report_failure(ls, slot.engine.error)
+
+
+def _engine_changed(ls: DglspServer, slot: EngineSlot, state: EngineState, message: str | None) -> None:
+    """The engine changed by itself after its load (its daemon was lost, came back, was given up)."""
+    if ls.state.slot is not slot:
+        return
+    if state is EngineState.LOADING:
+        ls.status.loading(message or "Restarting the engine", None)
+    elif state is EngineState.READY:
+        log.info("engine ready again: %s", slot.engine.model_name)
+        ls.status.ready()
+    elif state is EngineState.ERROR:
+        _report_failure(ls, message)
+
+
+def _report_failure(ls: DglspServer, error: str | None) -> None:
+    message = f"dglsp: {error or 'the model could not be loaded'}"
+    ls.status.failed(message)
+    show_once(ls, types.MessageType.Error, message)
 
 
 def needs_restart(old: Settings, new: Settings) -> bool:

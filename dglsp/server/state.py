@@ -53,6 +53,7 @@ class ServerState:
     shown_messages: set[str] = field(default_factory=set)  # window/showMessage texts already shown
     startup_problems: list[str] = field(default_factory=list)  # settings problems from initialize
     engine_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one (re)start at a time
+    shutting_down: bool = False  # `shutdown` arrived: no engine starts any more
     # What didChangeConfiguration merges onto: the command line's settings + initializationOptions.
     base_settings: Settings = field(init=False)
 

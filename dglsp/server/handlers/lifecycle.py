@@ -9,7 +9,7 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 
 from dglsp.config import merge_settings
-from dglsp.server.engine_host import start_engine, stop_engine
+from dglsp.server.engine_host import SHUTDOWN_DRAIN_S, start_engine, stop_engine
 from dglsp.server.logs import attach_lsp_logging
 from dglsp.server.notify import show_once
 from dglsp.server.state import ClientInfo
@@ -49,7 +49,9 @@ async def initialized(ls: DglspServer, params: types.InitializedParams) -> None:
 
 
 async def shutdown(ls: DglspServer, params: None) -> None:
-    await stop_engine(ls, "the server is shutting down", wait_for_load=False)
+    # Answered within about SHUTDOWN_DRAIN_S + CLOSE_TIMEOUT_S whatever the engine is doing.
+    ls.state.shutting_down = True
+    await stop_engine(ls, "the server is shutting down", wait_for_load=False, drain_s=SHUTDOWN_DRAIN_S)
 
 
 def settings_message(problems: list[str]) -> str:
