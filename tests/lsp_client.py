@@ -18,13 +18,16 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from dglsp import protocol
+from dglsp.testing.daemons import kill_daemons
 
 # Every wait below is bounded; these are generous for a busy 2-core CI machine.
 INITIALIZE_TIMEOUT_S = 60.0
@@ -139,6 +142,19 @@ async def stop(client: LanguageClient) -> None:
                 continue
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(client.stop(), KILL_TIMEOUT_S)
+
+
+def own_runtime_dir(factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """For a fixture: a runtime dir of the test's own, its daemons killed afterwards.
+
+    conftest's runtime dir is shared by the whole run, so a daemon another test started (idle
+    exit 30 min) would otherwise answer this test's servers. Short: socket paths are limited
+    to 107 bytes.
+    """
+    path = factory.mktemp("rt")
+    monkeypatch.setenv("DGLSP_RUNTIME_DIR", str(path))
+    yield path
+    kill_daemons(path)
 
 
 def _server(client: LanguageClient) -> asyncio.subprocess.Process:

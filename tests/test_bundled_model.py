@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
+from lsp_client import dglsp_stdio
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
-from dglsp import protocol
 from dglsp.engine.model_choice import BUNDLED_DIR, BUNDLED_DIR_ENV, bundled_model_dir
 from dglsp.model.loading import resolve_model
 
@@ -38,37 +36,12 @@ def test_its_tokenizer_has_the_prompt_templates_special_tokens() -> None:
 
 @pytest.mark.slow
 async def test_it_answers_an_lsp_inline_completion_end_to_end() -> None:
-    command = [
-        sys.executable, "-m", "dglsp", "--stdio", "--model", str(BUNDLED_DIR),
-        "--engine", "inprocess", "--device", "cpu",
-    ]  # fmt: skip
-    client = await ClientServerConfig(command).start()
-    try:
-        capabilities = types.ClientCapabilities(
-            text_document=types.TextDocumentClientCapabilities(
-                inline_completion=types.InlineCompletionClientCapabilities()
-            )
-        )
-        await client.initialize_session(
-            types.InitializeParams(capabilities=capabilities, initialization_options={"steps": 16})
-        )
-        text = "def area(width, height):\n    return \n"
-        item = types.TextDocumentItem(uri="file:///w/area.py", language_id="python", version=1, text=text)
-        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
-        params = types.InlineCompletionParams(
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-            text_document=types.TextDocumentIdentifier(uri="file:///w/area.py"),
-            position=types.Position(line=1, character=11),
-        )
-        result = await client.text_document_inline_completion_async(params)
+    flags = ("--model", str(BUNDLED_DIR), "--engine", "inprocess", "--device", "cpu")
+    async with dglsp_stdio(*flags, init_options={"steps": 16}) as editor:
+        editor.open("file:///w/area.py", "def area(width, height):\n    return \n")
+        result = await editor.inline("file:///w/area.py", 1, 11)
         assert isinstance(result, types.InlineCompletionList)
-        status = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=protocol.STATUS_COMMAND)
-        )
-        status = status._asdict() if hasattr(status, "_asdict") else status
+        status = await editor.status()
         assert status["state"] == "ready" and status["model"] == "dglsp-small"
         assert status["lastLatencyMs"] is not None  # the model ran to the end
-        assert client.messages == []  # no error, no warning
-        await client.shutdown_session()
-    finally:
-        await client.stop()
+        assert editor.client.messages == []  # no error, no warning

@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from lsp_client import dglsp_stdio
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
-from dglsp import protocol
 from dglsp.config import DEFAULT_MODEL, Settings
 from dglsp.engine import ModelUnavailable, model_choice
 from dglsp.engine.model_choice import BUNDLED_DIR_ENV, choose_model, with_model
@@ -91,38 +90,16 @@ def test_bundled_dir_defaults_to_the_package_and_an_empty_setting_hides_it(monke
 
 @pytest.mark.slow
 async def test_server_without_a_model_answers_with_the_bundled_one_and_says_so(bundled: Path):
-    command = [sys.executable, "-m", "dglsp", "--stdio", "--engine", "inprocess", "--device", "cpu"]
-    client = await ClientServerConfig(command, server_env={BUNDLED_DIR_ENV: str(bundled)}).start()
-    try:
-        capabilities = types.ClientCapabilities(
-            text_document=types.TextDocumentClientCapabilities(
-                inline_completion=types.InlineCompletionClientCapabilities()
-            )
-        )
-        await client.initialize_session(
-            types.InitializeParams(capabilities=capabilities, initialization_options={"steps": 4})
-        )
-        text = "def add(a, b):\n    return \n"
-        item = types.TextDocumentItem(uri="file:///w/a.py", language_id="python", version=1, text=text)
-        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
-        params = types.InlineCompletionParams(
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-            text_document=types.TextDocumentIdentifier(uri="file:///w/a.py"),
-            position=types.Position(line=1, character=11),
-        )
-        result = await client.text_document_inline_completion_async(params)
+    flags = ("--engine", "inprocess", "--device", "cpu")
+    async with dglsp_stdio(*flags, init_options={"steps": 4}, env={BUNDLED_DIR_ENV: str(bundled)}) as editor:
+        editor.open("file:///w/a.py", "def add(a, b):\n    return \n")
+        result = await editor.inline("file:///w/a.py", 1, 11)
         assert isinstance(result, types.InlineCompletionList)
-        [message] = client.messages
+        [message] = editor.client.messages
         assert message.type == types.MessageType.Info and "dglsp-small" in message.message
-        status = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=protocol.STATUS_COMMAND)
-        )
-        status = status._asdict() if hasattr(status, "_asdict") else status
+        status = await editor.status()
         assert status["state"] == "ready" and status["modelPath"] == str(bundled)
         assert status["lastLatencyMs"] is not None  # the bundled model ran
-        await client.shutdown_session()
-    finally:
-        await client.stop()
 
 
 @pytest.mark.slow

@@ -19,13 +19,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from lsp_client import dglsp_stdio
+from lsp_client import dglsp_stdio, own_runtime_dir
 
 from dglsp.config import Settings
 from dglsp.engine import daemon_client
 from dglsp.engine.base import Cancelled, CancelToken, EngineState, InfillRequest
 from dglsp.engine.daemon_client import RESTART_MESSAGE, DaemonEngine
-from dglsp.testing.daemons import kill_daemons
 
 SCRIPT = {
     "steps": 4,
@@ -41,10 +40,7 @@ SLOW = "def slow(a, b):\n    \n"  # 200 steps of 30 ms unless stopped
 
 @pytest.fixture
 def runtime(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("rt")  # short: socket paths are limited to 107 bytes
-    monkeypatch.setenv("DGLSP_RUNTIME_DIR", str(path))
-    yield path
-    kill_daemons(path)
+    yield from own_runtime_dir(tmp_path_factory, monkeypatch)
 
 
 @pytest.fixture
