@@ -172,8 +172,13 @@ def _engine_changed(ls: DglspServer, slot: EngineSlot, state: EngineState, messa
         _report_failure(ls, message)
 
 
+def failure_message(error: str | None) -> str:
+    """What the user is shown when the engine failed with `error`."""
+    return f"dglsp: {error or 'the model could not be loaded'}"
+
+
 def _report_failure(ls: DglspServer, error: str | None) -> None:
-    message = f"dglsp: {error or 'the model could not be loaded'}"
+    message = failure_message(error)
     ls.status.failed(message)
     show_once(ls, types.MessageType.Error, message)
 

@@ -1,4 +1,5 @@
-"""workspace/didChangeConfiguration: new settings; a new model or device restarts the engine.
+"""workspace/didChangeConfiguration: new settings; a new model or device restarts the engine,
+and so does any change while the engine has failed (a retry).
 
 Values merge onto the settings the server started with (command line + initializationOptions),
 so a key the user removed goes back to that value. Clients that send no settings in the
@@ -14,7 +15,7 @@ from lsprotocol import types
 
 from dglsp.config import merge_settings
 from dglsp.engine.model_choice import with_model
-from dglsp.server.engine_host import needs_restart, restart_engine
+from dglsp.server.engine_host import failure_message, needs_restart, restart_engine
 from dglsp.server.handlers.lifecycle import settings_message
 from dglsp.server.notify import show_once
 
@@ -42,6 +43,12 @@ async def apply_settings(ls: DglspServer, raw: Any) -> None:
     if state.slot is not None and needs_restart(old, settings):
         log.info("model or device changed (%s on %s): restarting the engine", settings.model, settings.device)
         await restart_engine(ls, "the engine is restarting for new settings")
+    elif state.slot is not None and state.engine_failed and settings != old:
+        # The user may have fixed what made the load fail (copied the model, freed memory):
+        # any change of our settings tries again, and a second failure is shown again.
+        log.info("settings changed while the engine had failed: trying to load it again")
+        state.shown_messages.discard(failure_message(state.slot.engine.error))
+        await restart_engine(ls, "the engine is retried for new settings")
     elif state.slot is not None:
         # The engine's model stays (it may be the bundled one standing in for the default).
         pipeline = state.slot.pipeline
