@@ -224,3 +224,15 @@ async def test_a_daemon_given_up_after_a_loss_is_reported_to_the_watcher(
         assert changes[1][1] == engine.error and "Nothing listens on" in engine.error
     finally:
         await engine.close()
+
+
+async def test_no_daemon_is_spawned_for_a_model_directory_that_is_not_there(runtime: Path) -> None:
+    missing = runtime / "no-such-model"
+    engine = DaemonEngine(Settings(engine="auto", model=str(missing), device="cpu"))
+    try:
+        await engine.start()
+        assert engine.state is EngineState.ERROR
+        assert f"Model directory {missing} does not exist" in engine.error
+        assert list(runtime.glob("*.pid")) == [] and list(runtime.glob("*.log")) == []
+    finally:
+        await engine.close()

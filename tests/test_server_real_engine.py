@@ -78,6 +78,8 @@ async def test_dglsp_stdio_loads_the_model_completes_switches_to_a_bad_model_and
         assert message.type == types.MessageType.Error and str(missing) in message.message
         assert list((await editor.inline(URI, 1, 11)).items) == []
         assert editor.statuses[-1].state == "error" and str(missing) in editor.statuses[-1].message
+        if engine == "auto":  # no daemon was started just to fail on a directory that is not there
+            assert len(list(runtime.glob("*.pid"))) == 1
 
         # Putting the model back loads it again: a failed load is not final for the server.
         editor.change_settings({"model": str(tiny_model_dir)})

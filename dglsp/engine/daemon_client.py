@@ -45,6 +45,7 @@ from dglsp.engine.base import (
     EngineError,
     EngineState,
     InfillRequest,
+    ModelUnavailable,
     Progress,
     ProgressCallback,
     Tokenizer,
@@ -377,6 +378,11 @@ class DaemonEngine:
         except _NotListening:
             if not self._spawn:
                 raise
+        # A model directory that is not there would only fail in the daemon, which would then
+        # idle for SPAWNED_IDLE_EXIT_S: say so now (the same check and message), spawn nothing.
+        problem = await asyncio.to_thread(_model_problem, self._model)
+        if problem is not None:
+            raise _Permanent(problem)
         async with _file_lock(self._files.lock, SPAWN_TIMEOUT_S + HELLO_TIMEOUT_S):
             try:  # another language server may have started it while we waited for the lock
                 return await _Connection.open(self._socket, self._report_progress)
@@ -591,6 +597,23 @@ async def _file_lock(path: Path, timeout: float) -> AsyncIterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def _model_problem(model: str) -> str | None:
+    """Why the daemon could not load the model directory `model` (missing, not a model), or None.
+
+    Only what is a directory for sure (/, . or ~ first); a Hugging Face id, or anything else,
+    is the daemon's to look up.
+    """
+    from dglsp.model.loading import resolve_model
+
+    if not model.startswith(("/", ".", "~")):
+        return None
+    try:
+        resolve_model(model)
+    except ModelUnavailable as error:
+        return str(error)
+    return None
 
 
 def _local_tokenizer(model: str) -> Tokenizer | None:
