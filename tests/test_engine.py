@@ -116,3 +116,19 @@ async def test_close_lets_go_of_the_model_and_its_prompt_cache(tiny_model_dir):
     assert engine.state is EngineState.STOPPED
     # Nothing left that holds the weights or KV checkpoints in memory.
     assert engine._model is None and engine._prompt_cache is None
+
+
+def test_pinned_rows_always_leave_room_for_the_suffix(engine):
+    """A middle as long as the canvas (end of line, empty line) is shortened so that every
+    row of the pinned layout still has suffix cells after it."""
+    suffix = "\n    return total\n"
+    request = InfillRequest(
+        PROMPT, steps=1, canvas_length=engine.canvas_length, strategy="pinned", pinned_suffix=suffix
+    )
+    running = engine._prepare(request)
+    suffix_ids = engine.tokenizer.encode(suffix)
+    layout = running.canvas.layout
+    assert running.canvas.width <= engine.canvas_length
+    for length, pinned in zip(layout.middle_lengths, layout.pinned, strict=True):
+        assert length < running.canvas.width
+        assert list(pinned[: len(suffix_ids)]) == suffix_ids[: len(pinned)] and pinned

@@ -48,10 +48,14 @@ def middle_length_ladder(longest: int) -> tuple[int, ...]:
 
 
 class InProcessEngine:
-    def __init__(self, model: str, device: str = "auto", max_batch: int | None = None) -> None:
-        """`max_batch`: requests sharing one forward pass at most; None picks by device."""
+    def __init__(
+        self, model: str, device: str = "auto", max_batch: int | None = None, experts: str = "auto"
+    ) -> None:
+        """`max_batch`: requests sharing one forward pass at most; None picks by device.
+        `experts`: the MoE layers' implementation (dglsp.model.loading.choose_experts)."""
         self._model_setting = model
         self._device_setting = device
+        self._experts_setting = experts
         self._state = EngineState.STOPPED
         self._error: str | None = None
         self._model = None
@@ -133,7 +137,7 @@ class InProcessEngine:
         tokenizer = load_tokenizer(path)
         size = estimate_model_bytes(path)
         report(f"Loading {human_bytes(size)} of weights onto {device}", 20)
-        model = load_model(path, device, choose_dtype(device, size))
+        model = load_model(path, device, choose_dtype(device, size), self._experts_setting)
 
         self._path, self._tokenizer, self._model = path, tokenizer, model
         self._lane.max_batch = self._max_batch_setting or default_max_batch(device)
@@ -187,9 +191,13 @@ class InProcessEngine:
         width = middle
         if request.strategy == "pinned":
             suffix_ids = tokenizer.encode(request.pinned_suffix)
-            width = min(self.canvas_length, middle + min(len(suffix_ids), PINNED_SUFFIX_CELLS))
+            pinned_cells = min(len(suffix_ids), PINNED_SUFFIX_CELLS, self.canvas_length - 1)
+            # The suffix needs room in the canvas: a middle that would fill it is shortened,
+            # or its longest row would see no suffix at all (prefix-only infill).
+            middle = max(1, min(middle, self.canvas_length - pinned_cells))
+            width = middle + pinned_cells
             lengths = request.middle_lengths or middle_length_ladder(middle)
-            lengths = tuple(sorted({max(1, min(n, width)) for n in lengths}))
+            lengths = tuple(sorted({max(1, min(n, middle)) for n in lengths}))
             layout = Layout.pinned_suffix(lengths, suffix_ids, width, tokenizer.pad_id or 0)
         settings = DenoiseSettings(
             canvas_length=width,
