@@ -17,6 +17,8 @@ DEFAULT_MODEL = "google/diffusiongemma-26B-A4B-it"
 
 Strategy = Literal["prompt", "pinned"]  # suffix in the prompt, or pinned in the canvas after the middle
 CanvasPolicy = Literal["auto", "fixed"]
+# transformers' experts_implementation for the MoE layers; auto: grouped_mm (dglsp.model.loading)
+Experts = Literal["auto", "eager", "batched_mm", "grouped_mm"]
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Settings:
 
     model: str = DEFAULT_MODEL
     device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
+    experts: Experts = "auto"  # how the mixture-of-experts layers run; same text, different speed
     # Where the model runs: "inprocess" (inside this server), "auto" (the user's resident
     # `dglsp serve`, started when none runs), a socket path, or an OpenAI-compatible URL.
     engine: str = "auto"

@@ -13,6 +13,8 @@ Sections (each figure p50/p95 over `repeat` runs, after one unrecorded warm-up):
   draft arrives and half a step later;
 - batching: 1, 2 and 4 requests at once, one at a time vs sharing each denoising pass
   (dglsp.bench.batching);
+- experts: the same requests with each MoE implementation the device can run (eager,
+  batched_mm, grouped_mm), per-step latency and same tokens (dglsp.bench.experts);
 - middles: 8, 32, 64 and 256 cells (capped by the canvas) next to the floor and the
   autoregressive baseline, with their ratios;
 - memory: peak CUDA memory, or the process's peak RSS on a CPU.
@@ -54,9 +56,12 @@ class EngineOptions:
     prefill_tokens: tuple[int, ...] = DEFAULT_PREFILL_TOKENS
     middles: tuple[int, ...] = DEFAULT_MIDDLES
     baseline: bool = True  # the autoregressive baseline (a second model of the same size)
+    experts: str = "auto"  # the MoE implementation the engine loads with (every section but experts)
 
     def choice(self) -> EngineChoice:
-        return EngineChoice(self.model, None if self.model else self.config, self.random_weights, self.device)
+        return EngineChoice(
+            self.model, None if self.model else self.config, self.random_weights, self.device, self.experts
+        )
 
 
 def run_engine(options: EngineOptions) -> dict[str, Any]:
@@ -78,6 +83,8 @@ async def _diffusion(options: EngineOptions) -> tuple[dict[str, Any], baseline.K
     weak reference that tells whether the model was really let go."""
     import torch
 
+    from dglsp.model.loading import experts_of
+
     async with opened_engine(options.choice()) as engine:
         model = model_of(engine)
         device = model.device
@@ -94,6 +101,7 @@ async def _diffusion(options: EngineOptions) -> tuple[dict[str, Any], baseline.K
                 "dtype": str(model.dtype).removeprefix("torch."),
                 "canvas_length": engine.canvas_length,
                 "weight_bytes": baseline.weight_bytes(model),
+                "experts": experts_of(model),
                 "text_config": baseline.geometry(model.config.text_config),
             },
             "options": {"repeat": options.repeat, "steps": options.steps},
@@ -105,6 +113,7 @@ async def _diffusion(options: EngineOptions) -> tuple[dict[str, Any], baseline.K
         full_canvas = report["canvas_policy"][-1]["step_ms"] or {"p50": 0.0}
         report["cancellation"] = await bench.cancellation(full_canvas["p50"])
         report["batching"] = await bench.batching()
+        report["experts"] = await bench.experts()
         middles, prompt_ids = await bench.middles()
         report["middles"] = middles
         report["memory"] = _memory(device)
@@ -304,6 +313,21 @@ class _Bench:
     # --- several windows at once: one at a time vs one shared pass ---
     async def batching(self) -> list[dict[str, Any]]:
         from dglsp.bench import batching
+
+        canvas = min(batching.CANVAS, self.canvas)
+        return await batching.measure(
+            self.engine, self._hole_prompts(), canvas, self.options.steps, self.repeat
+        )
+
+    # --- the MoE layers' implementations, same requests ---
+    async def experts(self) -> dict[str, Any]:
+        from dglsp.bench import experts
+
+        prompts = self._hole_prompts()
+        return await experts.measure(self.engine, prompts, self.canvas, self.options.steps, self.repeat)
+
+    def _hole_prompts(self) -> list[str]:
+        """The prompt at each hole of the example files, as the server builds it."""
         from dglsp.pipeline import Pipeline
 
         pipeline = Pipeline(self.engine, self.settings)
@@ -312,8 +336,7 @@ class _Bench:
             text = example_text(file)
             context = pipeline.context(snapshot_of(file, text), offset_of(text, line, column))
             prompts.append(context.prompt.text)
-        canvas = min(batching.CANVAS, self.canvas)
-        return await batching.measure(self.engine, prompts, canvas, self.options.steps, self.repeat)
+        return prompts
 
     # --- middles of 8..256 cells for the floor and the baseline ---
     async def middles(self) -> tuple[list[dict[str, Any]], list[int]]:

@@ -28,15 +28,19 @@ from dglsp.engine.inprocess import InProcessEngine, default_max_batch
 class PrebuiltEngine(InProcessEngine):
     """InProcessEngine with a model built in memory instead of loaded from files."""
 
-    def __init__(self, name: str, device: str, build: Callable[[], tuple[Any, Any]]) -> None:
-        super().__init__(name, device)
+    def __init__(
+        self, name: str, device: str, build: Callable[[], tuple[Any, Any]], experts: str = "auto"
+    ) -> None:
+        super().__init__(name, device, experts=experts)
         self._build = build
 
     def _load(self, report) -> None:
+        from dglsp.model.loading import set_experts
         from dglsp.model.prompt_cache import PromptCache
 
         report(f"Building {self._model_setting} with random weights", 0)
         model, tokenizer = self._build()
+        set_experts(model, self._experts_setting)
         self._tokenizer, self._model = tokenizer, model
         self.max_batch = self._max_batch_setting or default_max_batch(model.device)
         self._prompt_cache = PromptCache(model)
@@ -59,6 +63,7 @@ class EngineChoice:
     config: str | None  # tiny | small | full
     random_weights: bool
     device: str  # auto | cpu | cuda | cuda:N
+    experts: str = "auto"  # the MoE layers' implementation (dglsp.model.loading.choose_experts)
 
 
 def describe(choice: EngineChoice) -> str:
@@ -84,14 +89,15 @@ async def opened_engine(choice: EngineChoice) -> AsyncIterator[InProcessEngine]:
 
 def _create(choice: EngineChoice, scratch: Path) -> InProcessEngine:
     if choice.model:
-        return InProcessEngine(choice.model, choice.device)
+        return InProcessEngine(choice.model, choice.device, experts=choice.experts)
     if choice.config == "tiny":
         from transformers.utils import logging as transformers_logging
 
         from dglsp.testing.tiny_model import write_tiny_model
 
         transformers_logging.disable_progress_bar()  # save_pretrained's bar would land in the report
-        return InProcessEngine(str(write_tiny_model(scratch / "tiny", seed=0)), choice.device)
+        tiny = write_tiny_model(scratch / "tiny", seed=0)
+        return InProcessEngine(str(tiny), choice.device, experts=choice.experts)
     if not choice.random_weights:
         raise EngineError(
             f"No weights for --config {choice.config} here: add --random-weights (random weights "
@@ -105,4 +111,4 @@ def _create(choice: EngineChoice, scratch: Path) -> InProcessEngine:
 
         return build_random_diffusion(name, choose_device(choice.device)), random_weights_tokenizer()
 
-    return PrebuiltEngine(f"{name} (random weights)", choice.device, build)
+    return PrebuiltEngine(f"{name} (random weights)", choice.device, build, choice.experts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dglsp.bench import batching
+from dglsp.bench import batching, experts
 from dglsp.bench.report import header, human_bytes, p50_p95, table
 
 
@@ -17,7 +17,8 @@ def render_engine(report: dict[str, Any]) -> str:
     engine = report["engine"]
     parts = [
         f"engine: {engine['source']} ({engine['class']}) on {engine['device']}, {engine['dtype']}, "
-        f"canvas {engine['canvas_length']}, {human_bytes(engine['weight_bytes'])} of weights; "
+        f"canvas {engine['canvas_length']}, {human_bytes(engine['weight_bytes'])} of weights, "
+        f"experts {engine.get('experts', 'not recorded')}; "
         f"max steps {report['options']['steps']}, {report['options']['repeat']} runs per figure "
         "(p50 / p95, ms)",
         "",
@@ -93,6 +94,8 @@ def render_engine(report: dict[str, Any]) -> str:
         ),
         "",
         batching.render(report["batching"]) if report.get("batching") else "Batching: not measured",
+        "",
+        experts.render(report["experts"]) if report.get("experts") else "Experts: not measured",
         "",
         _middles(report),
         "",

@@ -84,6 +84,13 @@ def _add_engine(benches: Any) -> None:
         action="store_true",
         help="skip the autoregressive baseline (it builds a second model)",
     )
+    parser.add_argument(
+        "--experts",
+        choices=["auto", "eager", "batched_mm", "grouped_mm"],
+        default="auto",
+        help="the mixture-of-experts implementation the engine loads with (default auto: grouped_mm); "
+        "the experts section measures every one the device can run either way",
+    )
     _add_common(parser)
 
 
@@ -262,6 +269,7 @@ def _run_engine(args: argparse.Namespace) -> dict[str, Any]:
         prefill_tokens=tuple(args.prefill_tokens),
         middles=tuple(args.middles),
         baseline=not args.no_baseline,
+        experts=args.experts,
     )
     return run_engine(options)
 

@@ -19,6 +19,8 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin")
 MEMORY_HEADROOM = 1.2
 # Below this size a model runs in float32 on the CPU (faster there); above, bfloat16 halves it.
 CPU_FLOAT32_LIMIT_BYTES = 2 * 1024**3
+# How the mixture-of-experts layers run (transformers' `experts_implementation`); "auto" picks.
+EXPERTS = ("auto", "eager", "batched_mm", "grouped_mm")
 
 
 def looks_like_path(name: str) -> bool:
@@ -190,8 +192,51 @@ def available_ram_bytes() -> int | None:
     return None
 
 
-def load_model(path: Path, device, dtype):
-    """Load the weights (already resolved and checked) onto `device` in eval mode."""
+def choose_experts(setting: str = "auto") -> str:
+    """The experts implementation for an `experts` setting.
+
+    "auto" is grouped_mm on every device. Its cost per layer is one grouped matrix product per
+    projection over the tokens sorted by expert, each hit expert's weights read once: torch's
+    grouped kernel on CUDA (compute capability 8.0+) and on the CPU (torch > 2.8), else
+    transformers' fallback, a loop of one product per hit expert after a single host sync. The
+    others lose on every device: eager runs the same per-expert products but syncs with the
+    host once per hit expert (128 experts x 30 layers a step at full size), and batched_mm
+    gathers a copy of the weights for every (token, expert) pair, about 24 GB per layer for a
+    256-cell canvas at full size. Measured on the CPU with dglsp-small (docs/benchmarks.md):
+    grouped_mm 64 ms a step, eager 70, batched_mm 623.
+    """
+    setting = (setting or "auto").strip().lower()
+    if setting not in EXPERTS:
+        raise ModelUnavailable(f"Unknown experts implementation '{setting}'. Use {', '.join(EXPERTS)}.")
+    return "grouped_mm" if setting == "auto" else setting
+
+
+def grouped_kernel(device) -> bool:
+    """Whether torch has a grouped matrix product kernel for `device` (transformers' rule in
+    integrations/moe.py `_can_use_grouped_mm`); without one, grouped_mm runs its per-expert loop."""
+    import torch
+
+    has_kernel = hasattr(torch.nn.functional, "grouped_mm") or hasattr(torch, "_grouped_mm")
+    if device.type == "cuda":
+        return has_kernel and torch.cuda.get_device_capability(device) >= (8, 0)
+    return has_kernel and device.type == "cpu"
+
+
+def set_experts(model, setting: str = "auto") -> str:
+    """Switch the model's experts implementation (weights stay as they are); returns its name."""
+    implementation = choose_experts(setting)
+    model.set_experts_implementation(implementation)
+    return implementation
+
+
+def experts_of(model) -> str:
+    """The experts implementation the model's MoE layers dispatch to."""
+    return model.config.get_text_config(decoder=True)._experts_implementation
+
+
+def load_model(path: Path, device, dtype, experts: str = "auto"):
+    """Load the weights (already resolved and checked) onto `device` in eval mode, with the
+    experts implementation `experts` asks for (see `choose_experts`)."""
     import torch
     from transformers import DiffusionGemmaForBlockDiffusion
     from transformers.utils import logging as transformers_logging
@@ -199,7 +244,9 @@ def load_model(path: Path, device, dtype):
     # Its tqdm bar would land in the editor's log once per load; we report progress ourselves.
     transformers_logging.disable_progress_bar()
     try:
-        model = DiffusionGemmaForBlockDiffusion.from_pretrained(path, dtype=dtype)
+        model = DiffusionGemmaForBlockDiffusion.from_pretrained(
+            path, dtype=dtype, experts_implementation=choose_experts(experts)
+        )
         model = model.to(device).eval()
     except torch.cuda.OutOfMemoryError:
         raise ModelUnavailable(
