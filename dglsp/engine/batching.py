@@ -164,6 +164,7 @@ class Lane:
         import torch
 
         from dglsp.model.batch import PackedBatch, can_pack
+        from dglsp.model.denoise import read_host
 
         model = self._model_of()
         self.largest_batch = max(self.largest_batch, len(active))
@@ -191,6 +192,8 @@ class Lane:
                 self._end(job, self._failed(f"The engine failed: {type(error).__name__}: {error}"))
             active.clear()
             return None
+        # Every job's step stays on the device; their results come back in one copy.
+        stepped, summaries = [], []
         for job, job_logits in zip(list(active), logits, strict=True):
             if job_logits is None:  # its solo pass ran out of memory
                 active.remove(job)
@@ -198,19 +201,35 @@ class Lane:
                 packed = None
                 continue
             try:
-                result = job.running.canvas.step(job_logits)
+                summaries.append(job.running.canvas.advance(job_logits))
+                stepped.append(job)
+            except Exception as error:
+                packed = self._fail_step(active, job, error)
+        try:
+            read = read_host(summaries)
+        except Exception as error:
+            for job in stepped:
+                packed = self._fail_step(active, job, error)
+            return None
+        for job, summary in zip(stepped, read, strict=True):
+            try:
+                result = job.running.canvas.result(summary)
                 job.emit(job.running.draft(result))
             except Exception as error:
-                log.exception("engine: a denoising step failed")
-                active.remove(job)
-                self._end(job, self._failed(f"The engine failed: {type(error).__name__}: {error}"))
-                packed = None
+                packed = self._fail_step(active, job, error)
                 continue
             if result.finished:
                 active.remove(job)
                 self._end(job, None)
                 packed = None
         return packed
+
+    def _fail_step(self, active: list[LaneJob], job: LaneJob, error: Exception) -> None:
+        """A job's step failed: it alone leaves the lane. Returns the packed batch to keep (none)."""
+        log.exception("engine: a denoising step failed", exc_info=error)
+        active.remove(job)
+        self._end(job, self._failed(f"The engine failed: {type(error).__name__}: {error}"))
+        return None
 
     def _solo(self, model, job: LaneJob):
         import torch

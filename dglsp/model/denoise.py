@@ -12,7 +12,9 @@ acceptance and the stable-and-confident stopping rule (same math as the library'
 - several rows in one forward pass, each a different middle length before the same
   pinned suffix; the most confident row wins;
 - infill-aware stopping: once every cell up to the end of the middle is accepted and
-  stable, the cells after it are wasted work, so the loop stops.
+  stable, the cells after it are wasted work, so the loop stops;
+- fewer passes over the logits (`sample`) and one device-to-host copy per step
+  (`Canvas.advance` keeps everything on the device, `read_host` copies once).
 """
 
 from __future__ import annotations
@@ -153,14 +155,15 @@ class Canvas:
 
     def step(self, logits: torch.Tensor) -> StepResult:
         """Sample, accept and re-noise from this step's logits; say whether the loop is done."""
+        return self.result(read_host([self.advance(logits)])[0])
+
+    def advance(self, logits: torch.Tensor) -> torch.Tensor:
+        """The step on the device, without reading anything back: returns what the host needs
+        (`result` reads it), so several canvases' steps cost one copy (`read_host`)."""
         settings, free, seed = self.settings, self.free, self._seed
-        remaining = self.remaining
-        logits = self._temperature(None, logits, cur_step=remaining)
-        probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
-        sampled = torch.multinomial(probs.view(-1, self.vocab_size), 1, generator=self._generator)
-        sampled = sampled.view(self.rows, self.width)
-        argmax = torch.where(free, logits.argmax(dim=-1), seed)
-        entropy = torch.distributions.Categorical(logits=logits).entropy()
+        logits = self._temperature(None, logits, cur_step=self.remaining)
+        sampled, argmax, entropy = sample(logits, self._generator)
+        argmax = torch.where(free, argmax, seed)
         accepted = accept(entropy, free, settings.entropy_bound)
         canvas = torch.where(accepted, sampled, self.tokens)
         canvas = torch.where(free & ~accepted, self._noise(), canvas)  # re-noise what was not accepted
@@ -171,10 +174,57 @@ class Canvas:
         self._history = [*self._history[-threshold:], argmax] if threshold else []
         settled = _settled(argmax, entropy, accepted, free, self._history, settings, self._end)
         best = _best_row(entropy, free, argmax, self._end)
-        finished = bool(settled.all()) or remaining == 1
+        # [every row settled, best row, the best row's cells]: one small tensor, one copy.
+        return torch.cat(
+            [settled.all().view(1).long(), best.view(1), argmax.index_select(0, best.view(1))[0]]
+        )
+
+    def result(self, summary: list[int]) -> StepResult:
+        """The StepResult of the step `advance` just took, from its summary read on the host."""
+        settled, best, cells = summary[0], summary[1], summary[2:]
+        remaining = self.remaining
         self.remaining -= 1
-        length = self.layout.middle_lengths[best]
-        return StepResult(settings.max_steps - remaining + 1, argmax[best, :length].tolist(), best, finished)
+        step = self.settings.max_steps - remaining + 1
+        return StepResult(
+            step, cells[: self.layout.middle_lengths[best]], best, bool(settled) or remaining == 1
+        )
+
+
+def sample(logits: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """(sampled token, argmax, entropy) per cell of (rows, width, vocab) logits.
+
+    At full size the vocabulary is 262,144 cells wide, so every pass over the logits is real
+    memory traffic. Passes: softmax, the multinomial draw, argmax, log-softmax and one fused
+    dot product for the entropy, -sum(p * log p); `Categorical(logits).entropy()` made five
+    more (normalise, softmax, clamp, multiply, sum) and as many temporaries. The draw keeps
+    softmax's probabilities, not exp(log-softmax): those differ in the last bit, which could
+    change a seed's text; the entropy from log-softmax is the same up to float rounding.
+    """
+    rows, width, vocab = logits.shape
+    probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
+    sampled = torch.multinomial(probs.view(-1, vocab), 1, generator=generator).view(rows, width)
+    entropy = -torch.linalg.vecdot(probs, torch.log_softmax(logits, dim=-1, dtype=torch.float32))
+    return sampled, logits.argmax(dim=-1), entropy
+
+
+def read_host(summaries: Sequence[torch.Tensor]) -> list[list[int]]:
+    """Every canvas's step summary on the host in one device-to-host copy: the only point
+    where a denoising pass waits for the device. On CUDA the copy goes straight into pinned
+    memory (no staging through a pageable buffer), then the host waits once on the stream."""
+    if not summaries:
+        return []
+    packed = torch.cat(list(summaries))
+    if packed.device.type == "cuda":
+        host = torch.empty(packed.shape, dtype=packed.dtype, pin_memory=True)
+        host.copy_(packed, non_blocking=True)
+        torch.cuda.current_stream(packed.device).synchronize()
+        packed = host
+    values = packed.tolist()
+    out, start = [], 0
+    for summary in summaries:
+        out.append(values[start : start + summary.numel()])
+        start += summary.numel()
+    return out
 
 
 @torch.no_grad()
@@ -239,12 +289,13 @@ def _settled(argmax, entropy, accepted, free, history, settings: DenoiseSettings
     return library_rule | infill_rule
 
 
-def _best_row(entropy, free, argmax, end) -> int:
-    """The row whose middle the model is surest of: lowest mean entropy up to its end."""
+def _best_row(entropy, free, argmax, end) -> torch.Tensor:
+    """The row whose middle the model is surest of: lowest mean entropy up to its end (a
+    0-d tensor on the device: reading it is left to the step's one copy)."""
     if free.shape[0] == 1:
-        return 0
+        return torch.zeros((), dtype=torch.long, device=free.device)
     end_at = _first_end(argmax, free, end)
     positions = torch.arange(free.shape[1], device=free.device).expand_as(free)
     cells = (positions <= end_at[:, None]) & free
     mean = (entropy * cells).sum(dim=-1) / cells.sum(dim=-1).clamp(min=1)
-    return int(mean.argmin())
+    return mean.argmin()
