@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -47,7 +48,10 @@ FULL_VOCAB = 262_144  # the released DiffusionGemma
 
 
 class HostReads(TorchFunctionMode):
-    """Counts the tensor methods that read values back to the host while it is active."""
+    """Counts the tensor methods that read values back to the host while it is active (on
+    the CPU too, where nothing waits). Operations whose output size depends on the data
+    (`nonzero`, `unique`, ...) also wait for a CUDA device without such a method: on a GPU,
+    `torch.cuda.set_sync_debug_mode("warn")` sees those as well."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -210,6 +214,8 @@ def render(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from dglsp.bench.environment import environment
+
     parser = argparse.ArgumentParser(prog="python -m dglsp.bench.step", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
@@ -221,7 +227,14 @@ def main(argv: list[str] | None = None) -> None:
     # (a 256-cell canvas is 8x that: 268 MB of float32 logits).
     with torch.no_grad():
         report = run([(BUNDLED_VOCAB, 64, 1), (FULL_VOCAB, 32, 1)], args.repeat)
-    print(json.dumps(report, indent=2) if args.json else render(report))
+    command = ["python", "-m", "dglsp.bench.step", *(sys.argv[1:] if argv is None else argv)]
+    report["environment"] = environment("cpu", command)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        env = report["environment"]
+        print(f"device: {env['device']}\ndate: {env['date']}\ncommit: {env['commit']}")
+        print(f"command: {env['command']}\nthreads: {report['threads']}\n\n{render(report)}")
 
 
 if __name__ == "__main__":
