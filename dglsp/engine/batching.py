@@ -4,7 +4,9 @@ Requests are admitted in arrival order, up to `max_batch` at a time, at the boun
 two steps: a request that arrives while others are mid-way joins at their next step instead
 of waiting for them to finish. Each pass runs the admitted canvases through the model
 together (dglsp.model.batch) and then gives each its own step: drafts, stopping and random
-draws stay per request, so a request's text does not depend on who shared its passes.
+draws stay per request, so a request's text does not depend on who shared its passes. The
+steps stay on the device until every canvas has taken its own; their results (stop flag, best
+row, its tokens) then come back in one copy, the pass's only wait for the device.
 
 The lane runs on the engine's single worker thread while there is work and returns when
 there is none, so loading (the same thread) never races it. Cancellation is checked for
