@@ -13,21 +13,19 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 
-@pytest.fixture(scope="session", autouse=True)
-def isolated_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Daemons started by tests (engine "auto" is the default) live in a runtime dir of the
-    test run, never the user's, and are killed when the run ends."""
+@pytest.fixture(autouse=True)
+def isolated_runtime_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Each test's daemons (engine "auto" is the default) live in a runtime dir of its own,
+    never the user's nor another test's, and are killed when the test ends: a daemon left
+    loaded by one test must not answer the next (it hid a hang once)."""
     from dglsp.testing.daemons import kill_daemons
 
-    path = tmp_path_factory.mktemp("runtime")
-    previous = os.environ.get("DGLSP_RUNTIME_DIR")
-    os.environ["DGLSP_RUNTIME_DIR"] = str(path)
+    path = tmp_path_factory.mktemp("rt")  # short: socket paths are limited to 107 bytes
+    monkeypatch.setenv("DGLSP_RUNTIME_DIR", str(path))
     yield path
     kill_daemons(path)
-    if previous is None:
-        os.environ.pop("DGLSP_RUNTIME_DIR", None)
-    else:
-        os.environ["DGLSP_RUNTIME_DIR"] = previous
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -300,6 +300,7 @@ def test_no_sender_unless_the_client_asked_for_drafts() -> None:
 @pytest.mark.slow
 async def test_real_engine_sends_drafts_then_the_final_text(tiny_model_dir):
     command = [sys.executable, "-m", "dglsp", "--stdio", "--model", str(tiny_model_dir), "--device", "cpu"]
+    command += ["--engine", "inprocess"]  # the shared daemon has its own tests (test_daemon.py)
     client = await ClientServerConfig(command).start()
     try:
         await client.initialize_session(

@@ -7,6 +7,8 @@ test server put its own engine behind the real server.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 from dglsp.config import Settings
 from dglsp.server.app import DglspServer, create_server, serve_stdio
@@ -15,9 +17,23 @@ from dglsp.server.state import EngineFactory
 
 
 def run_stdio(settings: Settings, engine_factory: EngineFactory | None = None) -> None:
-    """Run the language server on stdin/stdout until the client exits it."""
+    """Run the language server on stdin/stdout until the client exits it, then end the
+    process at once.
+
+    Python's exit joins the engine's worker thread, which may be minutes into loading a
+    model: an editor that sent `exit` (or closed our stdin) must not wait for that.
+    """
     configure_logging(logging.INFO)
-    serve_stdio(create_server(settings, engine_factory))
+    server = create_server(settings, engine_factory)
+    try:
+        serve_stdio(server)
+    except SystemExit:  # pygls' exit handler (start_io usually swallows it)
+        pass
+    # The LSP exit code: 0 if `shutdown` came first, 1 otherwise (pygls loses its own).
+    code = 0 if server.state.shutting_down else 1
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 __all__ = ["DglspServer", "create_server", "run_stdio", "serve_stdio"]
