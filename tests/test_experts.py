@@ -13,7 +13,6 @@ from dglsp.bench import experts as experts_bench
 from dglsp.bench.engines import EngineChoice, model_of, opened_engine
 from dglsp.config import Settings, merge_settings
 from dglsp.engine.base import ModelUnavailable
-from dglsp.engine.inprocess import InProcessEngine
 from dglsp.model.denoise import DenoiseSettings, Layout, denoise, encode_prompt
 from dglsp.model.loading import choose_experts, experts_of, load_model, set_experts
 from dglsp.model.tokenizer import load_tokenizer
@@ -90,8 +89,11 @@ def test_experts_is_a_setting_with_its_values_checked():
 
 
 def test_the_engine_loads_with_its_experts_setting(tiny_model_dir):
+    from dglsp.engine import create_engine
+
     async def main():
-        engine = InProcessEngine(str(tiny_model_dir), "cpu", experts="eager")
+        # Through create_engine, as the server builds it from the settings.
+        engine = create_engine(Settings(engine="inprocess", model=str(tiny_model_dir), experts="eager"))
         await engine.start()
         try:
             return _moe_implementations(engine._model)
@@ -130,3 +132,11 @@ def test_bench_section_skips_batched_mm_where_its_gathered_weights_do_not_fit(ti
     assert experts_bench.unavailable("grouped_mm", model, 256) is None
     monkeypatch.setattr(experts_bench, "free_bytes", lambda device: needed * 2)
     assert experts_bench.unavailable("batched_mm", model, 256) is None
+
+
+def test_a_spawned_daemon_gets_the_experts_setting():
+    from dglsp.engine.daemon_client import DaemonEngine
+
+    command = DaemonEngine(Settings(engine="auto", model="/m", experts="eager"))._serve_command
+    assert command[command.index("--experts") + 1] == "eager"
+    assert "--experts" not in DaemonEngine(Settings(engine="auto", model="/m"))._serve_command

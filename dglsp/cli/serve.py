@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from dglsp.cli.common import CliError, add_model_flags, chosen_settings, settings_from_args, setup_logging
+from dglsp.config import Experts
 
 
 def add_parser(subparsers: Any) -> None:
@@ -37,6 +38,12 @@ def add_parser(subparsers: Any) -> None:
         type=float,
         metavar="SECONDS",
         help="stop after this long without any connected editor (default: run until stopped)",
+    )
+    parser.add_argument(
+        "--experts",
+        choices=get_args(Experts),
+        default="auto",
+        help="how the mixture-of-experts layers run (default auto: grouped_mm); same text, different speed",
     )
     parser.add_argument(
         "--max-batch",
@@ -69,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
     settings = chosen_settings(settings_from_args(args))
     try:
         options = DaemonOptions(
-            settings.model, settings.device, args.socket, idle_exit_s=args.idle_exit, max_batch=args.max_batch
+            settings.model,
+            settings.device,
+            args.socket,
+            idle_exit_s=args.idle_exit,
+            max_batch=args.max_batch,
+            experts=args.experts,
         )
         return serve(options)
     except ClaimError as error:

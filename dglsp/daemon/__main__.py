@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import get_args
 
-from dglsp.config import DEFAULT_MODEL
+from dglsp.config import DEFAULT_MODEL, Experts
 from dglsp.daemon.main import EXIT_REFUSED, ClaimError, DaemonOptions, run, setup_logging
 
 
@@ -24,10 +25,21 @@ def main(argv: list[str] | None = None) -> int:
         "--idle-exit", type=float, metavar="SECONDS", help="stop after this long without clients"
     )
     parser.add_argument("--scripted", type=Path, metavar="SCRIPT", help="serve a ScriptedEngine (tests)")
+    parser.add_argument("--experts", choices=get_args(Experts), default="auto")
+    parser.add_argument("--max-batch", type=int)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     try:
-        return run(DaemonOptions(args.model, args.device, args.socket, args.scripted, args.idle_exit))
+        options = DaemonOptions(
+            args.model,
+            args.device,
+            args.socket,
+            args.scripted,
+            args.idle_exit,
+            max_batch=args.max_batch,
+            experts=args.experts,
+        )
+        return run(options)
     except ClaimError as error:
         print(f"dglsp serve: {error}", file=sys.stderr, flush=True)
         return EXIT_REFUSED

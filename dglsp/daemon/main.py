@@ -34,6 +34,7 @@ class DaemonOptions:
     scripted: Path | None = None  # a ScriptedEngine script instead of the model (tests)
     idle_exit_s: float | None = None  # stop after this long without clients; None: never
     max_batch: int | None = None  # requests sharing one denoising pass; None: by device
+    experts: str = "auto"  # the MoE layers' implementation (dglsp.model.loading.choose_experts)
 
 
 class _Stopped(BaseException):
@@ -105,7 +106,7 @@ def _engine_factory(options: DaemonOptions, model: str) -> EngineFactory:
             return ScriptedEngine(Script.load(options.scripted), model=model)
         from dglsp.engine.inprocess import InProcessEngine
 
-        return InProcessEngine(model, options.device, options.max_batch)
+        return InProcessEngine(model, options.device, options.max_batch, options.experts)
 
     return make
 

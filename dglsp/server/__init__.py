@@ -6,6 +6,7 @@ test server put its own engine behind the real server.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -25,10 +26,8 @@ def run_stdio(settings: Settings, engine_factory: EngineFactory | None = None) -
     """
     configure_logging(logging.INFO)
     server = create_server(settings, engine_factory)
-    try:
+    with contextlib.suppress(SystemExit):  # pygls' exit handler (start_io usually swallows it)
         serve_stdio(server)
-    except SystemExit:  # pygls' exit handler (start_io usually swallows it)
-        pass
     # The LSP exit code: 0 if `shutdown` came first, 1 otherwise (pygls loses its own).
     code = 0 if server.state.shutting_down else 1
     logging.shutdown()

@@ -185,7 +185,8 @@ def _report_failure(ls: DglspServer, error: str | None) -> None:
 
 def needs_restart(old: Settings, new: Settings) -> bool:
     """Settings the engine was built from; everything else applies to the next request."""
-    return (old.model, old.device, old.engine) != (new.model, new.device, new.engine)
+    built_from = ("model", "device", "engine", "experts")
+    return any(getattr(old, name) != getattr(new, name) for name in built_from)
 
 
 class BrokenEngine:
