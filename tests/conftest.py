@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lsp_client import plain
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
@@ -81,7 +82,7 @@ class ScriptedSession:
         self.encoding = getattr(encoding, "value", encoding)
 
     async def state(self) -> dict:
-        return _plain(await self.client.protocol.send_request_async("dglsp/testing/state", None))
+        return plain(await self.client.protocol.send_request_async("dglsp/testing/state", None))
 
     def open(self, uri: str, text: str, language: str = "python", version: int = 1) -> None:
         item = types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)
@@ -101,15 +102,6 @@ class ScriptedSession:
     async def inline(self, uri: str, line: int, character: int, automatic: bool = False):
         params = self.inline_params(uri, line, character, automatic)
         return await self.client.text_document_inline_completion_async(params)
-
-
-def _plain(value):
-    """pygls hands custom results over as namedtuples; back to dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {key: _plain(item) for key, item in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 @pytest.fixture

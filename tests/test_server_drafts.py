@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from lsp_client import plain
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
@@ -48,7 +49,7 @@ class Recorder:
         self.events: list[tuple[str, Any]] = []
 
         def on_draft(params: Any) -> None:  # pygls tags the handler: a plain function, not a method
-            self.events.append(("draft", protocol.DraftParams.from_json(_plain(params))))
+            self.events.append(("draft", protocol.DraftParams.from_json(plain(params))))
 
         client.feature(protocol.DRAFT)(on_draft)
 
@@ -68,15 +69,6 @@ class Recorder:
             position=types.Position(line=line, character=character),
         )
         return self.request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id)
-
-
-def _plain(value: Any) -> Any:
-    """pygls hands custom params over as namedtuples; back to dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {key: _plain(item) for key, item in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 def lsp_range(draft: protocol.DraftParams) -> types.Range:
@@ -221,11 +213,11 @@ async def test_a_version_change_cancels_the_request_within_one_step_and_stops_dr
     # answer was sent after the version changed.
     barrier = recorder.request("dglsp/testing/state", None, msg_id="barrier")
     assert list((await pending).items) == []  # answered empty at once, not an error
-    [at_change] = _plain(await barrier)["engines"][-1]["requests"]
+    [at_change] = plain(await barrier)["engines"][-1]["requests"]
     # Give a server that kept sending several steps' time to show it.
     await asyncio.sleep(0.2)
 
-    state = _plain(await session.client.protocol.send_request_async("dglsp/testing/state", None))
+    state = plain(await session.client.protocol.send_request_async("dglsp/testing/state", None))
     [record] = state["engines"][-1]["requests"]
     assert record["outcome"] == "cancelled" and "changed" in record["cancel_reason"]
     # The engine stopped at its next step boundary: one 40 ms step plus the round trip.

@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from lsp_client import plain
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
@@ -29,18 +30,10 @@ def _record_status(session) -> list[protocol.StatusParams]:
     seen: list[protocol.StatusParams] = []
 
     def on_status(params: Any) -> None:
-        seen.append(protocol.StatusParams.from_json(_plain(params)))
+        seen.append(protocol.StatusParams.from_json(plain(params)))
 
     session.client.feature(protocol.STATUS)(on_status)
     return seen
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "_asdict"):
-        return {key: _plain(item) for key, item in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 async def _wait_for(predicate, timeout: float = 10.0) -> None:
@@ -53,7 +46,7 @@ async def _wait_for(predicate, timeout: float = 10.0) -> None:
 
 async def _execute(session, command: str, arguments: list | None = None) -> Any:
     params = types.ExecuteCommandParams(command=command, arguments=arguments)
-    return _plain(await session.client.workspace_execute_command_async(params))
+    return plain(await session.client.workspace_execute_command_async(params))
 
 
 def test_short_model_name() -> None:
