@@ -109,9 +109,22 @@ async def test_switching_away_from_a_stuck_daemon_completes_promptly(runtime, da
         stuck.send_signal(signal.SIGSTOP)
 
         started = time.monotonic()
+        seen = len(editor.statuses)
         editor.change_settings({"engine": str(runtime / "healthy.sock")})
-        await editor.wait_for(lambda: editor.statuses[-1].state == "starting", "the restart", timeout=10)
-        await editor.wait_for(lambda: editor.statuses[-1].state == "ready", "the new engine", timeout=10)
+
+        def states_since_the_change() -> list[str]:
+            # Every status, not only the last: "starting" may last less than one poll.
+            return [status.state for status in editor.statuses[seen:]]
+
+        await editor.wait_for(lambda: "starting" in states_since_the_change(), "the restart", timeout=10)
+        await editor.wait_for(
+            lambda: (
+                states_since_the_change()[-1] == "ready"
+                and "ready" in states_since_the_change()[states_since_the_change().index("starting") :]
+            ),
+            "the new engine",
+            timeout=10,
+        )
         switch_s = time.monotonic() - started
         result = await editor.inline("file:///w/add.py", 1, 4, timeout=10)
         assert [item.insert_text for item in result.items] == ["return a + b"]
