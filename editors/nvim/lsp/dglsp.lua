@@ -38,6 +38,7 @@ return {
     -- model = 'google/diffusiongemma-26B-A4B-it', -- Hugging Face id (already cached) or a directory
     -- device = 'auto', -- 'auto', 'cpu', 'cuda', 'cuda:N'
     -- engine = 'auto', -- 'auto' (one shared `dglsp serve`), 'inprocess', a socket path or a URL
+    -- experts = 'auto', -- MoE layers: 'auto' (grouped_mm), 'eager', 'batched_mm'; same text, other speed
     strategy = 'prompt', -- 'prompt' or 'pinned': how the code after the cursor conditions the middle
     canvasPolicy = 'auto', -- 'auto' or 'fixed'
     canvasLength = 0, -- 0: chosen by canvasPolicy

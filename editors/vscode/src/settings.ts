@@ -11,6 +11,8 @@ export interface ExtensionSettings {
   steps: number;
   canvasPolicy: "auto" | "fixed";
   canvasLength: number;
+  strategy: "prompt" | "pinned";
+  experts: "auto" | "grouped_mm" | "eager" | "batched_mm";
   entropyBound: number;
   drafts: boolean;
   debounceMs: number;
@@ -42,6 +44,8 @@ export const DEFAULTS: ExtensionSettings = {
   steps: 48,
   canvasPolicy: "auto",
   canvasLength: 0,
+  strategy: "prompt",
+  experts: "auto",
   entropyBound: 0.1,
   drafts: true,
   debounceMs: 150,
@@ -66,6 +70,8 @@ export function readSettings(get: (key: string) => unknown): ExtensionSettings {
   const settings = out as unknown as ExtensionSettings;
   settings.languages = settings.languages.filter((id) => typeof id === "string" && id.trim() !== "");
   if (!["auto", "fixed"].includes(settings.canvasPolicy)) settings.canvasPolicy = DEFAULTS.canvasPolicy;
+  if (!["prompt", "pinned"].includes(settings.strategy)) settings.strategy = DEFAULTS.strategy;
+  if (!["auto", "grouped_mm", "eager", "batched_mm"].includes(settings.experts)) settings.experts = DEFAULTS.experts;
   if (!["debug", "info", "warning", "error"].includes(settings.logLevel)) settings.logLevel = DEFAULTS.logLevel;
   return settings;
 }
@@ -100,6 +106,8 @@ export function toServerSettings(settings: ExtensionSettings): Record<string, un
     steps: settings.steps,
     canvasPolicy: settings.canvasPolicy,
     canvasLength: settings.canvasLength,
+    strategy: settings.strategy,
+    experts: settings.experts,
     entropyBound: settings.entropyBound,
     drafts: settings.drafts,
     debounceMs: settings.debounceMs,

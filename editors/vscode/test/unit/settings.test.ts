@@ -35,6 +35,8 @@ test("the server gets camelCase keys, drafts and status on, empty strings left o
     steps: 8,
     canvasPolicy: "fixed",
     canvasLength: 0,
+    strategy: "prompt",
+    experts: "auto",
     entropyBound: 0.3,
     drafts: true,
     debounceMs: 0,
@@ -61,12 +63,22 @@ test("languages map to the server's names; * stays *", () => {
 });
 
 test("values of the wrong type fall back to the defaults", () => {
-  const raw: Record<string, unknown> = { steps: "eight", drafts: 1, languages: ["go", 3, ""], canvasPolicy: "big", model: "/m" };
+  const raw: Record<string, unknown> = {
+    steps: "eight",
+    drafts: 1,
+    languages: ["go", 3, ""],
+    canvasPolicy: "big",
+    strategy: "sideways",
+    experts: "fastest",
+    model: "/m",
+  };
   const read = readSettings((key) => raw[key]);
   assert.equal(read.steps, 48);
   assert.equal(read.drafts, true);
   assert.deepEqual(read.languages, ["go"]);
   assert.equal(read.canvasPolicy, "auto");
+  assert.equal(read.strategy, "prompt");
+  assert.equal(read.experts, "auto");
   assert.equal(read.model, "/m");
 });
 
