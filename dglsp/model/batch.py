@@ -91,13 +91,15 @@ class PackedBatch:
         like = next(c.self_conditioning for c in self.canvases if c.self_conditioning is not None)
         parts, flags = [], []
         for canvas in self.canvases:
-            if canvas.self_conditioning is None:
-                parts.append(like.new_zeros(canvas.rows, self.width, vocab))
-                flags += [False] * canvas.rows
-            else:
+            conditioned = canvas.self_conditioning is not None
+            if conditioned:
                 parts.append(_pad_cells(canvas.self_conditioning, self.width, 0.0))
-                flags += [True] * canvas.rows
-        return torch.cat(parts), torch.tensor(flags, device=like.device)
+            else:
+                parts.append(like.new_zeros(canvas.rows, self.width, vocab))
+            # Filled on the device: a tensor built from a host list would be a copy to the
+            # device on every pass, and on CUDA such a copy waits for the stream.
+            flags.append(torch.full((canvas.rows,), conditioned, dtype=torch.bool, device=like.device))
+        return torch.cat(parts), torch.cat(flags)
 
 
 def _pad_cells(tensor: torch.Tensor, width: int, value) -> torch.Tensor:
