@@ -67,7 +67,7 @@ class PackedBatch:
     def forward(self, model) -> list[torch.Tensor]:
         """One pass for every canvas; each gets its own logits, (rows, width, vocab)."""
         tokens = torch.cat([_pad_cells(c.tokens, self.width, 0) for c in self.canvases])
-        conditioning, conditioned = self._self_conditioning(tokens.shape[0], model)
+        conditioning, conditioned = self._self_conditioning(model)
         logits = model(
             decoder_input_ids=tokens,
             self_conditioning_logits=conditioning,
@@ -82,7 +82,7 @@ class PackedBatch:
             start += canvas.rows
         return out
 
-    def _self_conditioning(self, batch: int, model) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def _self_conditioning(self, model) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The previous step's logits per row; rows at their first step get none (masked),
         exactly as a canvas alone passes None at its first step."""
         if all(c.self_conditioning is None for c in self.canvases):
