@@ -19,6 +19,9 @@ Strategy = Literal["prompt", "pinned"]  # suffix in the prompt, or pinned in the
 CanvasPolicy = Literal["auto", "fixed"]
 # transformers' experts_implementation for the MoE layers; auto: grouped_mm (dglsp.model.loading)
 Experts = Literal["auto", "eager", "batched_mm", "grouped_mm"]
+# Precision of the weights and activations (dglsp.model.loading.choose_precision). auto: bfloat16
+# on CUDA, float32 (small models) or bfloat16 on the CPU; fp8: the layers' weights in FP8.
+Dtype = Literal["auto", "bfloat16", "float32", "fp8"]
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
     experts: Experts = "auto"  # how the mixture-of-experts layers run; same text, different speed
+    dtype: Dtype = "auto"  # fp8: FP8 weights, about half the memory, a small quality cost
     # Where the model runs: "inprocess" (inside this server), "auto" (the user's resident
     # `dglsp serve`, started when none runs), a socket path, or an OpenAI-compatible URL.
     engine: str = "auto"

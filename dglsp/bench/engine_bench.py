@@ -57,10 +57,16 @@ class EngineOptions:
     middles: tuple[int, ...] = DEFAULT_MIDDLES
     baseline: bool = True  # the autoregressive baseline (a second model of the same size)
     experts: str = "auto"  # the MoE implementation the engine loads with (every section but experts)
+    dtype: str = "auto"  # the `dtype` setting the engine loads with (fp8: FP8 weights)
 
     def choice(self) -> EngineChoice:
         return EngineChoice(
-            self.model, None if self.model else self.config, self.random_weights, self.device, self.experts
+            self.model,
+            None if self.model else self.config,
+            self.random_weights,
+            self.device,
+            self.experts,
+            self.dtype,
         )
 
 
@@ -83,7 +89,8 @@ async def _diffusion(options: EngineOptions) -> tuple[dict[str, Any], baseline.K
     weak reference that tells whether the model was really let go."""
     import torch
 
-    from dglsp.model.loading import experts_of
+    from dglsp.model.fp8 import conversion_of
+    from dglsp.model.loading import dtype_of, experts_of
 
     async with opened_engine(options.choice()) as engine:
         model = model_of(engine)
@@ -98,7 +105,10 @@ async def _diffusion(options: EngineOptions) -> tuple[dict[str, Any], baseline.K
                 "source": describe(options.choice()),
                 "class": type(engine).__name__,
                 "device": str(device),
-                "dtype": str(model.dtype).removeprefix("torch."),
+                # fp8: FP8 layer weights, activations and the rest in compute_dtype
+                "dtype": dtype_of(model),
+                "compute_dtype": str(model.dtype).removeprefix("torch."),
+                "fp8": conversion.to_json() if (conversion := conversion_of(model)) else None,
                 "canvas_length": engine.canvas_length,
                 "weight_bytes": baseline.weight_bytes(model),
                 "experts": experts_of(model),

@@ -29,9 +29,16 @@ class PrebuiltEngine(InProcessEngine):
     """InProcessEngine with a model built in memory instead of loaded from files."""
 
     def __init__(
-        self, name: str, device: str, build: Callable[[], tuple[Any, Any]], experts: str = "auto"
+        self,
+        name: str,
+        device: str,
+        build: Callable[[], tuple[Any, Any]],
+        experts: str = "auto",
+        dtype: str = "auto",
     ) -> None:
-        super().__init__(name, device, experts=experts)
+        """`build`: the model in its working dtype and the tokenizer; `dtype` fp8 then converts
+        the model's layers to FP8 on its device, as the loading path does."""
+        super().__init__(name, device, experts=experts, dtype=dtype)
         self._build = build
 
     def _load(self, report) -> None:
@@ -40,6 +47,10 @@ class PrebuiltEngine(InProcessEngine):
 
         report(f"Building {self._model_setting} with random weights", 0)
         model, tokenizer = self._build()
+        if self._dtype_setting == "fp8":
+            from dglsp.model.fp8 import convert_to_fp8
+
+            convert_to_fp8(model, model.device)
         set_experts(model, self._experts_setting)
         self._tokenizer, self._model = tokenizer, model
         self.max_batch = self._max_batch_setting or default_max_batch(model.device)
@@ -64,6 +75,7 @@ class EngineChoice:
     random_weights: bool
     device: str  # auto | cpu | cuda | cuda:N
     experts: str = "auto"  # the MoE layers' implementation (dglsp.model.loading.choose_experts)
+    dtype: str = "auto"  # the `dtype` setting (dglsp.model.loading.choose_precision)
 
 
 def describe(choice: EngineChoice) -> str:
@@ -89,7 +101,7 @@ async def opened_engine(choice: EngineChoice) -> AsyncIterator[InProcessEngine]:
 
 def _create(choice: EngineChoice, scratch: Path) -> InProcessEngine:
     if choice.model:
-        return InProcessEngine(choice.model, choice.device, experts=choice.experts)
+        return InProcessEngine(choice.model, choice.device, experts=choice.experts, dtype=choice.dtype)
     if choice.config == "tiny":
         from transformers.utils import logging as transformers_logging
 
@@ -97,7 +109,7 @@ def _create(choice: EngineChoice, scratch: Path) -> InProcessEngine:
 
         transformers_logging.disable_progress_bar()  # save_pretrained's bar would land in the report
         tiny = write_tiny_model(scratch / "tiny", seed=0)
-        return InProcessEngine(str(tiny), choice.device, experts=choice.experts)
+        return InProcessEngine(str(tiny), choice.device, experts=choice.experts, dtype=choice.dtype)
     if not choice.random_weights:
         raise EngineError(
             f"No weights for --config {choice.config} here: add --random-weights (random weights "
@@ -107,8 +119,11 @@ def _create(choice: EngineChoice, scratch: Path) -> InProcessEngine:
 
     def build() -> tuple[Any, Any]:
         from dglsp.bench.models import build_random_diffusion, random_weights_tokenizer
-        from dglsp.model.loading import choose_device
+        from dglsp.model.loading import choose_device, choose_precision
 
-        return build_random_diffusion(name, choose_device(choice.device)), random_weights_tokenizer()
+        device = choose_device(choice.device)
+        # auto: what the engine picks for weights of that size (build_random_diffusion's None)
+        compute = None if choice.dtype == "auto" else choose_precision(device, 0, choice.dtype).compute
+        return build_random_diffusion(name, device, compute), random_weights_tokenizer()
 
-    return PrebuiltEngine(f"{name} (random weights)", choice.device, build, choice.experts)
+    return PrebuiltEngine(f"{name} (random weights)", choice.device, build, choice.experts, choice.dtype)

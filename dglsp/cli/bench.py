@@ -91,6 +91,13 @@ def _add_engine(benches: Any) -> None:
         help="the mixture-of-experts implementation the engine loads with (default auto: grouped_mm); "
         "the experts section measures every one the device can run either way",
     )
+    parser.add_argument(
+        "--dtype",
+        choices=["auto", "bfloat16", "float32", "fp8"],
+        default="auto",
+        help="the `dtype` setting the engine loads with (default auto: bfloat16 on CUDA, float32 "
+        "for small models on the CPU); fp8: the layers' weights in FP8, the floor counts their bytes",
+    )
     _add_common(parser)
 
 
@@ -171,6 +178,14 @@ def _add_quality(benches: Any) -> None:
         metavar="S,S",
         help="infill strategies (values of the `strategy` setting: prompt, pinned), one row each per "
         "step count and one floor row each (default: the setting's default only)",
+    )
+    parser.add_argument(
+        "--dtype",
+        type=_dtypes,
+        metavar="D,D",
+        help="values of the `dtype` setting (auto, bfloat16, float32, fp8), one row each per step "
+        "count and strategy, same cases and seeds, e.g. float32,fp8 for the quality cost of FP8 "
+        "weights (default: auto only)",
     )
     parser.add_argument(
         "--cases-per-kind",
@@ -270,6 +285,7 @@ def _run_engine(args: argparse.Namespace) -> dict[str, Any]:
         middles=tuple(args.middles),
         baseline=not args.no_baseline,
         experts=args.experts,
+        dtype=args.dtype,
     )
     return run_engine(options)
 
@@ -301,6 +317,7 @@ def _run_quality(args: argparse.Namespace) -> dict[str, Any]:
         causal=args.causal,
         steps=tuple(args.steps),
         **({"strategies": tuple(args.strategies)} if args.strategies else {}),
+        **({"dtypes": tuple(args.dtype)} if args.dtype else {}),
         per_kind=args.cases_per_kind,
         seed=args.seed,
         languages=languages,
@@ -389,6 +406,20 @@ def _strategies(raw: str) -> tuple[str, ...]:
     if not values or any(v not in known for v in values) or len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(
             f"strategies must be distinct values among {', '.join(known)}, got {raw!r}"
+        )
+    return values
+
+
+def _dtypes(raw: str) -> tuple[str, ...]:
+    from typing import get_args
+
+    from dglsp.config import Dtype
+
+    values = tuple(part.strip() for part in raw.split(",") if part.strip())
+    known = get_args(Dtype)
+    if not values or any(v not in known for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(
+            f"dtypes must be distinct values among {', '.join(known)}, got {raw!r}"
         )
     return values
 

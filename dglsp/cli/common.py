@@ -12,9 +12,9 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, get_args
 
-from dglsp.config import Settings, merge_settings
+from dglsp.config import Dtype, Settings, merge_settings
 
 if TYPE_CHECKING:
     from dglsp.documents import Document
@@ -124,6 +124,7 @@ def offset_to_line_col(text: str, offset: int) -> list[int]:
 _SETTING_FLAGS = {
     "model": "model",
     "device": "device",
+    "dtype": "dtype",
     "engine": "engine",
     "steps": "steps",
     "seed": "seed",
@@ -133,8 +134,8 @@ _SETTING_FLAGS = {
 
 
 def add_model_flags(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
-    """--model and --device. `suppress` keeps a subcommand from overwriting the same flag
-    given before the subcommand name (`dglsp --model M complete ...`)."""
+    """--model, --device and --dtype. `suppress` keeps a subcommand from overwriting the same
+    flag given before the subcommand name (`dglsp --model M complete ...`)."""
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument(
         "--model",
@@ -147,6 +148,14 @@ def add_model_flags(parser: argparse.ArgumentParser, *, suppress: bool = False) 
         metavar="D",
         default=default,
         help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1, ... (default: auto)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=get_args(Dtype),
+        default=default,
+        help="precision of the model: auto (bfloat16 on CUDA; float32 for small models, else "
+        "bfloat16, on the CPU), bfloat16, float32, or fp8 (the layers' weights in FP8: about half "
+        "the memory, a small quality cost, see docs/benchmarks.md); default: auto",
     )
 
 

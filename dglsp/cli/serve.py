@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             idle_exit_s=args.idle_exit,
             max_batch=args.max_batch,
             experts=args.experts,
+            dtype=settings.dtype,
         )
         return serve(options)
     except ClaimError as error:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-from dglsp.config import DEFAULT_MODEL, Experts
+from dglsp.config import DEFAULT_MODEL, Dtype, Experts
 from dglsp.daemon.main import EXIT_REFUSED, ClaimError, DaemonOptions, run, setup_logging
 
 
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--scripted", type=Path, metavar="SCRIPT", help="serve a ScriptedEngine (tests)")
     parser.add_argument("--experts", choices=get_args(Experts), default="auto")
+    parser.add_argument("--dtype", choices=get_args(Dtype), default="auto")
     parser.add_argument("--max-batch", type=int)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             args.idle_exit,
             max_batch=args.max_batch,
             experts=args.experts,
+            dtype=args.dtype,
         )
         return run(options)
     except ClaimError as error:

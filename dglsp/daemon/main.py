@@ -35,6 +35,7 @@ class DaemonOptions:
     idle_exit_s: float | None = None  # stop after this long without clients; None: never
     max_batch: int | None = None  # requests sharing one denoising pass; None: by device
     experts: str = "auto"  # the MoE layers' implementation (dglsp.model.loading.choose_experts)
+    dtype: str = "auto"  # the weights' precision, e.g. fp8 (dglsp.model.loading.choose_precision)
 
 
 class _Stopped(BaseException):
@@ -57,12 +58,13 @@ def run(options: DaemonOptions) -> int:
     try:
         info = DaemonInfo(model, options.device, str(claim.files.socket))
         log.info(
-            "dglsp serve %s listening on %s (pid %d): model %s on %s",
+            "dglsp serve %s listening on %s (pid %d): model %s on %s, dtype %s",
             __version__,
             info.socket,
             os.getpid(),
             model,
             options.device,
+            options.dtype,
         )
         server = DaemonServer(_engine_factory(options, model), info, options.idle_exit_s)
         load_unfinished = asyncio.run(_serve(server, claim))
@@ -106,7 +108,7 @@ def _engine_factory(options: DaemonOptions, model: str) -> EngineFactory:
             return ScriptedEngine(Script.load(options.scripted), model=model)
         from dglsp.engine.inprocess import InProcessEngine
 
-        return InProcessEngine(model, options.device, options.max_batch, options.experts)
+        return InProcessEngine(model, options.device, options.max_batch, options.experts, options.dtype)
 
     return make
 

@@ -56,4 +56,4 @@ def create_engine(settings) -> Engine:
         return DaemonEngine(settings)
     from dglsp.engine.inprocess import InProcessEngine
 
-    return InProcessEngine(settings.model, settings.device, experts=settings.experts)
+    return InProcessEngine(settings.model, settings.device, experts=settings.experts, dtype=settings.dtype)

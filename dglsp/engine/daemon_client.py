@@ -244,8 +244,9 @@ class DaemonEngine:
             *("--model", wire.model_identity(settings.model), "--device", settings.device),
             *("--socket", str(self._socket)),
             *("--idle-exit", str(SPAWNED_IDLE_EXIT_S)),
-            # The daemon is shared per model and device: the first window's experts setting wins.
+            # The daemon is shared per model and device: the first window's experts and dtype win.
             *(("--experts", settings.experts) if settings.experts != "auto" else ()),
+            *(("--dtype", settings.dtype) if settings.dtype != "auto" else ()),
             *serve_args,
         ]
         self._state = EngineState.STOPPED

@@ -49,13 +49,20 @@ def middle_length_ladder(longest: int) -> tuple[int, ...]:
 
 class InProcessEngine:
     def __init__(
-        self, model: str, device: str = "auto", max_batch: int | None = None, experts: str = "auto"
+        self,
+        model: str,
+        device: str = "auto",
+        max_batch: int | None = None,
+        experts: str = "auto",
+        dtype: str = "auto",
     ) -> None:
         """`max_batch`: requests sharing one forward pass at most; None picks by device.
-        `experts`: the MoE layers' implementation (dglsp.model.loading.choose_experts)."""
+        `experts`: the MoE layers' implementation (dglsp.model.loading.choose_experts).
+        `dtype`: the `dtype` setting, e.g. fp8 (dglsp.model.loading.choose_precision)."""
         self._model_setting = model
         self._device_setting = device
         self._experts_setting = experts
+        self._dtype_setting = dtype
         self._state = EngineState.STOPPED
         self._error: str | None = None
         self._model = None
@@ -120,7 +127,7 @@ class InProcessEngine:
         from dglsp.model.loading import (
             check_fits,
             choose_device,
-            choose_dtype,
+            choose_precision,
             estimate_model_bytes,
             human_bytes,
             load_model,
@@ -132,18 +139,20 @@ class InProcessEngine:
         report(f"Finding {self._model_setting}", 0)
         path = _resolve(self._model_setting)
         device = choose_device(self._device_setting)
-        check_fits(path, device)
+        size = estimate_model_bytes(path)
+        precision = choose_precision(device, size, self._dtype_setting)  # a bad dtype stops here
+        check_fits(path, device, self._dtype_setting)
         report("Loading the tokenizer", 10)
         tokenizer = load_tokenizer(path)
-        size = estimate_model_bytes(path)
-        report(f"Loading {human_bytes(size)} of weights onto {device}", 20)
-        model = load_model(path, device, choose_dtype(device, size), self._experts_setting)
+        report(f"Loading {human_bytes(size)} of weights onto {device} as {precision.name}", 20)
+        model = load_model(path, device, precision.compute, self._experts_setting, fp8=precision.fp8)
 
         self._path, self._tokenizer, self._model = path, tokenizer, model
         self._lane.max_batch = self._max_batch_setting or default_max_batch(device)
         self._prompt_cache = PromptCache(model)
         report("Model ready", 100)
-        log.info("engine: loaded %s on %s in %.1f s", path, device, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        log.info("engine: loaded %s on %s as %s in %.1f s", path, device, precision.name, elapsed)
 
     # --- infill ---
     async def infill(self, request: InfillRequest, cancel: CancelToken | None = None) -> AsyncIterator[Draft]:

@@ -9,10 +9,14 @@ local cache, or the setting must name a local directory.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dglsp.engine.base import ModelUnavailable
+
+log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 # Activations, the KV cache and the allocator's slack on top of the weights.
@@ -21,6 +25,9 @@ MEMORY_HEADROOM = 1.2
 CPU_FLOAT32_LIMIT_BYTES = 2 * 1024**3
 # How the mixture-of-experts layers run (transformers' `experts_implementation`); "auto" picks.
 EXPERTS = ("auto", "eager", "batched_mm", "grouped_mm")
+# The `dtype` setting: the weights' and activations' precision; "fp8" stores the layers' weights
+# in FP8 (dglsp.model.fp8) and computes in bfloat16 on CUDA, float32 on the CPU.
+DTYPES = ("auto", "bfloat16", "float32", "fp8")
 
 
 def looks_like_path(name: str) -> bool:
@@ -122,11 +129,49 @@ def choose_device(setting: str = "auto"):
 
 
 def choose_dtype(device, weight_bytes: int):
+    """The working dtype "auto" picks: bfloat16 on CUDA; on the CPU float32 for small models
+    (faster there) and bfloat16 for large ones (half the memory)."""
     import torch
 
     if device.type == "cuda":
         return torch.bfloat16
     return torch.float32 if weight_bytes <= CPU_FLOAT32_LIMIT_BYTES else torch.bfloat16
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What a `dtype` setting means on a device: the dtype of activations and of every weight
+    left unquantised, and whether the layers' weights are stored in FP8."""
+
+    compute: Any  # torch.dtype
+    fp8: bool = False
+
+    @property
+    def name(self) -> str:
+        return "fp8" if self.fp8 else str(self.compute).removeprefix("torch.")
+
+
+def choose_precision(device, weight_bytes: int, setting: str = "auto") -> Precision:
+    """The Precision for a `dtype` setting: auto (see `choose_dtype`), bfloat16, float32, or fp8
+    (FP8 weights; bfloat16 activations on CUDA, float32 on the CPU, where bfloat16 is slow)."""
+    import torch
+
+    setting = (setting or "auto").strip().lower()
+    if setting not in DTYPES:
+        raise ModelUnavailable(f"Unknown dtype '{setting}'. Use {', '.join(DTYPES)}.")
+    if setting == "fp8":
+        return Precision(torch.bfloat16 if device.type == "cuda" else torch.float32, fp8=True)
+    if setting == "auto":
+        return Precision(choose_dtype(device, weight_bytes))
+    return Precision(getattr(torch, setting))
+
+
+def dtype_of(model) -> str:
+    """The precision a loaded model runs in: "fp8" when its layers hold FP8 weights, else the
+    dtype of its weights ("bfloat16", "float32")."""
+    from dglsp.model.fp8 import is_fp8
+
+    return "fp8" if is_fp8(model) else str(model.dtype).removeprefix("torch.")
 
 
 @dataclass(frozen=True)
@@ -139,14 +184,19 @@ class MemoryCheck:
         return self.free_bytes is None or self.needed_bytes <= self.free_bytes
 
 
-def memory_check(path: Path, device) -> MemoryCheck:
-    """How much memory loading `path` on `device` needs and how much is free there."""
+def memory_check(path: Path, device, dtype: str = "auto") -> MemoryCheck:
+    """How much memory loading `path` on `device` with the `dtype` setting needs and how much is
+    free there. FP8 on CUDA needs the FP8 layers plus the rest in bfloat16 (each weight is
+    quantised on the GPU as it arrives); on the CPU the whole model is first loaded unquantised."""
     import torch
 
     stored = estimate_model_bytes(path)
-    dtype = choose_dtype(device, stored)
+    precision = choose_precision(device, stored, dtype)
     stored_dtype_size = _stored_dtype_size(path)
-    in_memory = stored * dtype.itemsize // stored_dtype_size if stored_dtype_size else stored
+    in_memory = stored * precision.compute.itemsize // stored_dtype_size if stored_dtype_size else stored
+    if precision.fp8 and device.type == "cuda":
+        share = fp8_share(path)
+        in_memory = int(in_memory * (1 - share) + in_memory * share / precision.compute.itemsize)
     needed = int(in_memory * MEMORY_HEADROOM)
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
@@ -154,8 +204,32 @@ def memory_check(path: Path, device) -> MemoryCheck:
     return MemoryCheck(needed, available_ram_bytes())
 
 
-def check_fits(path: Path, device) -> None:
-    check = memory_check(path, device)
+def fp8_share(path: Path) -> float:
+    """The share of a checkpoint's weights (by count) that FP8 conversion stores in one byte:
+    the layers' 2-D and 3-D weights except the router's (dglsp.model.fp8), read from the
+    safetensors headers; 0 when they cannot be read."""
+    from safetensors import safe_open
+
+    total = quantised = 0
+    try:
+        for file in sorted(path.glob("*.safetensors")):
+            with safe_open(file, "pt") as tensors:
+                for name in tensors.keys():  # noqa: SIM118 (safe_open is not a dict)
+                    shape = tensors.get_slice(name).get_shape()
+                    count = 1
+                    for size in shape:
+                        count *= size
+                    total += count
+                    in_layers = "language_model.layers." in name or "decoder.layers." in name
+                    if in_layers and len(shape) >= 2 and ".router." not in name:
+                        quantised += count
+    except (OSError, ValueError):
+        return 0.0
+    return quantised / total if total else 0.0
+
+
+def check_fits(path: Path, device, dtype: str = "auto") -> None:
+    check = memory_check(path, device, dtype)
     if check.fits:
         return
     where = "GPU memory" if device.type == "cuda" else "free RAM"
@@ -234,9 +308,10 @@ def experts_of(model) -> str:
     return model.config.get_text_config(decoder=True)._experts_implementation
 
 
-def load_model(path: Path, device, dtype, experts: str = "auto"):
-    """Load the weights (already resolved and checked) onto `device` in eval mode, with the
-    experts implementation `experts` asks for (see `choose_experts`)."""
+def load_model(path: Path, device, dtype, experts: str = "auto", fp8: bool = False):
+    """Load the weights (already resolved and checked) onto `device` in eval mode, in `dtype`,
+    with the experts implementation `experts` asks for (see `choose_experts`). `fp8`: then
+    store the layers' weights in FP8 (dglsp.model.fp8), each quantised on `device`."""
     import torch
     from transformers import DiffusionGemmaForBlockDiffusion
     from transformers.utils import logging as transformers_logging
@@ -247,6 +322,16 @@ def load_model(path: Path, device, dtype, experts: str = "auto"):
         model = DiffusionGemmaForBlockDiffusion.from_pretrained(
             path, dtype=dtype, experts_implementation=choose_experts(experts)
         )
+        if fp8:
+            from dglsp.model.fp8 import convert_to_fp8
+
+            conversion = convert_to_fp8(model, device)
+            log.info(
+                "FP8 weights: %d tensors, %s of weights -> %s",
+                conversion.tensors,
+                human_bytes(conversion.bytes_before),
+                human_bytes(conversion.bytes_after),
+            )
         model = model.to(device).eval()
     except torch.cuda.OutOfMemoryError:
         raise ModelUnavailable(

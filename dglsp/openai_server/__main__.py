@@ -13,7 +13,9 @@ import logging
 import os
 import signal
 import sys
+from typing import get_args
 
+from dglsp.config import Dtype
 from dglsp.engine.base import EngineError, Progress
 from dglsp.engine.openai_compat import API_KEY_ENV
 from dglsp.openai_server.app import Defaults, OpenAIServer
@@ -31,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=8000, help="port (default 8000, as vLLM; 0: any free port)"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument(
+        "--dtype",
+        choices=get_args(Dtype),
+        default="auto",
+        help="precision: auto (default), bfloat16, float32 or fp8 (FP8 weights, dglsp's `dtype` setting)",
+    )
     parser.add_argument("--served-model-name", help="the model id clients send (default: --model as given)")
     parser.add_argument("--steps", type=int, default=48, help="denoising steps when a request sets none")
     parser.add_argument("--entropy-bound", type=float, default=0.1, help="the sampler's entropy bound")
@@ -53,7 +61,7 @@ async def serve(args: argparse.Namespace) -> int:
     from dglsp.engine.inprocess import InProcessEngine
 
     server = OpenAIServer(
-        InProcessEngine(args.model, args.device, args.max_batch),
+        InProcessEngine(args.model, args.device, args.max_batch, dtype=args.dtype),
         served_model_name=args.served_model_name or args.model,
         root=args.model,
         defaults=Defaults(args.steps, args.entropy_bound, args.seed),

@@ -185,7 +185,7 @@ def _report_failure(ls: DglspServer, error: str | None) -> None:
 
 def needs_restart(old: Settings, new: Settings) -> bool:
     """Settings the engine was built from; everything else applies to the next request."""
-    built_from = ("model", "device", "engine", "experts")
+    built_from = ("model", "device", "engine", "experts", "dtype")
     return any(getattr(old, name) != getattr(new, name) for name in built_from)
 
 

@@ -1,7 +1,7 @@
 """`dglsp bench quality`: build the cases, run every row, summarise (the report's body).
 
     dglsp bench quality --model DIR --causal DIR --data DIR --steps 4,8,16,48 --cases-per-kind N
-        [--strategies prompt,pinned]
+        [--strategies prompt,pinned] [--dtype float32,fp8]
 
 The prompt budget is the one the model was trained with (its training.json), so the bench
 asks what the model learned to answer; `--context-budget` overrides it. Without training.json
@@ -10,6 +10,11 @@ it is the server's default.
 With several `--strategies` (values of the `strategy` setting) every step count gets one row
 per strategy, and the floor one row per strategy too: the two strategies give the model
 different prompts and canvases, so each is read against random weights run the same way.
+
+With several `--dtype` values (of the `dtype` setting, e.g. float32,fp8) every step count and
+strategy gets one row per dtype, on the same cases with the same seeds, and `dtype_agreement`
+says for each row how many of its answers are exactly the first dtype's: the quality cost of FP8
+weights, side by side. The floor runs in the first dtype.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from dglsp.bench.quality.runners import (
     strategy_label,
 )
 from dglsp.bench.quality.summary import breakdown
-from dglsp.config import Settings, Strategy
+from dglsp.config import Dtype, Settings, Strategy
 from dglsp.training.data import HELDOUT_FRACTION
 
 
@@ -49,6 +54,7 @@ class QualityOptions:
     causal: str | None = None
     steps: tuple[int, ...] = (4, 8, 16, 48)
     strategies: tuple[str, ...] = (DEFAULT_STRATEGY,)  # values of the `strategy` setting
+    dtypes: tuple[str, ...] = ("auto",)  # values of the `dtype` setting, one row set each
     per_kind: int = 10
     seed: int = 0
     languages: tuple[str, ...] | None = None
@@ -71,6 +77,12 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
             f"--strategies must be distinct values among {', '.join(get_args(Strategy))}, "
             f"got {','.join(options.strategies)!r}"
         )
+    bad = [d for d in options.dtypes if d not in get_args(Dtype)]
+    if bad or not options.dtypes or len(set(options.dtypes)) != len(options.dtypes):
+        raise ValueError(
+            f"--dtype must be distinct values among {', '.join(get_args(Dtype))}, "
+            f"got {','.join(options.dtypes)!r}"
+        )
     files = heldout_files(options.data, options.heldout_fraction)
     cases = build_cases(files, options.per_kind, options.seed, options.languages)
     if not cases:
@@ -87,7 +99,7 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
         strategy=strategies[0],  # checked against Strategy above
     )
     floor_steps = options.floor_steps or max(options.steps)
-    runners = diffusion_runners(str(model), options.steps, strategies)
+    runners = diffusion_runners(str(model), options.steps, strategies, dtypes=options.dtypes)
     models = {"diffusion": describe_model(model)}
     if options.causal:
         runners.append(
@@ -110,6 +122,7 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
                     str(floor),
                     floor_steps,
                     strategy,
+                    options.dtypes[0],
                 )
                 for strategy in strategies
             ]
@@ -138,6 +151,7 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
             "canvas_policy": settings.canvas_policy,
             "strategy": settings.strategy,  # the first of `strategies`; each row has its own
             "strategies": list(strategies),
+            "dtypes": list(options.dtypes),
             "seed": settings.seed,
             "same_tokenizer": _same_tokenizer(model, options.causal) if options.causal else None,
         },
@@ -157,6 +171,7 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
             "list": [case.to_json() for case in cases],
         },
         "rows": rows,
+        "dtype_agreement": dtype_agreement(results) if len(options.dtypes) > 1 else None,
         "per_case": {
             result.runner.name: [
                 {k: v for k, v in record.items() if k not in ("language", "kind")}
@@ -165,6 +180,33 @@ def run_quality(options: QualityOptions, stream: TextIO | None = None) -> dict[s
             for result in results
         },
     }
+
+
+def dtype_agreement(results) -> list[dict[str, Any]]:
+    """For each diffusion row in another dtype than the first: the share of cases whose answer
+    is exactly the answer of the row with the same steps and strategy in the first dtype."""
+    rows = [r for r in results if r.runner.kind == "diffusion"]
+    reference = {}
+    for result in rows:
+        reference.setdefault((result.runner.steps, result.runner.strategy), result)
+    out = []
+    for result in rows:
+        first = reference[(result.runner.steps, result.runner.strategy)]
+        if first is result or result.error or first.error:
+            continue
+        same = sum(
+            a["prediction"] == b["prediction"] for a, b in zip(first.records, result.records, strict=True)
+        )
+        out.append(
+            {
+                "row": result.runner.name,
+                "reference": first.runner.name,
+                "cases": len(result.records),
+                "same_answer": same,
+                "same_answer_pct": round(100 * same / len(result.records), 1) if result.records else None,
+            }
+        )
+    return out
 
 
 def _trained_budget(model: Path) -> int | None:

@@ -71,6 +71,18 @@ def _body(report: dict[str, Any]) -> str:
         "By language (EM % / ES / valid %)",
         _grouped(rows, "by_language", cases["languages"]),
     ]
+    if report.get("dtype_agreement"):
+        parts += [
+            "",
+            "Same answer as the first dtype (same cases, same seeds)",
+            table(
+                ["runner", "reference", "same answers", "same %"],
+                [
+                    [a["row"], a["reference"], f"{a['same_answer']}/{a['cases']}", a["same_answer_pct"]]
+                    for a in report["dtype_agreement"]
+                ],
+            ),
+        ]
     return "\n".join(parts)
 
 

@@ -4,8 +4,10 @@ Every row is an Engine driven through dglsp's own Pipeline, exactly as `dglsp co
 the prompt is what the server would send at the cursor, the answer is what the editor would
 insert (post-processing included), and the latency is Pipeline.complete's, start to answer.
 
-- `diffusion`: the model under test in the in-process engine, once per step count and infill
-  strategy (the server's settings otherwise: entropy bound, canvas policy, seed).
+- `diffusion`: the model under test in the in-process engine, once per step count, infill
+  strategy and `dtype` setting (the server's settings otherwise: entropy bound, canvas policy,
+  seed); the same cases and seeds in every row, so float32 and fp8 rows differ only by the
+  weights' precision.
 - `random`: the floor, a DiffusionGemma with the model's own config and tokenizer but random
   weights (torch seed = the bench seed), written to a temporary directory and loaded the same
   way; one row per strategy.
@@ -47,6 +49,7 @@ class Runner:
     model: str  # the model directory the engine loads
     steps: int | None = None  # denoising steps (diffusion rows)
     strategy: str = DEFAULT_STRATEGY  # the `strategy` setting the row's Pipeline runs with
+    dtype: str = "auto"  # the `dtype` setting the row's engine loads the model with
 
 
 @dataclass
@@ -61,14 +64,29 @@ def diffusion_runners(
     steps: Sequence[int],
     strategies: Sequence[str] = (DEFAULT_STRATEGY,),
     label: str | None = None,
+    dtypes: Sequence[str] = ("auto",),
 ) -> list[Runner]:
-    """One row per (step count, strategy), strategies side by side for each step count."""
+    """One row per (step count, strategy, dtype): strategies, then dtypes, side by side for each
+    step count."""
     name = label or Path(model).name
     return [
-        Runner(f"{name}, {_steps(n)}{strategy_label(strategy, strategies)}", "diffusion", model, n, strategy)
+        Runner(
+            f"{name}, {_steps(n)}{strategy_label(strategy, strategies)}{dtype_label(dtype, dtypes)}",
+            "diffusion",
+            model,
+            n,
+            strategy,
+            dtype,
+        )
         for n in steps
         for strategy in strategies
+        for dtype in dtypes
     ]
+
+
+def dtype_label(dtype: str, dtypes: Sequence[str]) -> str:
+    """The row name's tail, e.g. ', fp8'; nothing when the run has only the default dtype."""
+    return "" if tuple(dtypes) == ("auto",) else f", {dtype}"
 
 
 def strategy_label(strategy: str, strategies: Sequence[str]) -> str:
@@ -97,13 +115,16 @@ async def _run_all(
     from dglsp.engine.inprocess import InProcessEngine
 
     results = []
-    engines: dict[tuple[str, str], Any] = {}  # one engine per model, shared by its step counts
+    # One engine per model and dtype, shared by its step counts and strategies.
+    engines: dict[tuple[str, str, str], Any] = {}
     try:
         for runner in runners:
-            key = (runner.kind, runner.model)
+            key = (runner.kind, runner.model, runner.dtype)
             if key not in engines:
-                engine_class = CausalEngine if runner.kind == "causal" else InProcessEngine
-                engines[key] = engine_class(runner.model, settings.device)
+                if runner.kind == "causal":
+                    engines[key] = CausalEngine(runner.model, settings.device)
+                else:
+                    engines[key] = InProcessEngine(runner.model, settings.device, dtype=runner.dtype)
                 await engines[key].start()
             engine = engines[key]
             result = RunnerResult(runner)
