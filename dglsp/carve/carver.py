@@ -69,12 +69,13 @@ def carve(snapshot: Snapshot, cursor: int, window_lines: int = 60) -> Region:
         raise ValueError(f"cursor {cursor} is outside a document of length {len(text)}")
     if window_lines < 1:
         raise ValueError(f"window_lines must be at least 1, not {window_lines}")
-    q = queries(snapshot.language) if snapshot.tree is not None else None
-    if q is None or snapshot.tree is None:
+    q = queries(snapshot.language)
+    # The nodes around the cursor and the imports: in a large document, a parse of just those.
+    tree = snapshot.tree_at(cursor) if q is not None else None
+    if q is None or tree is None:
         start, end = _window(snapshot, cursor, window_lines)
         return Region(snapshot.language, "window", start, end, cursor, "")
 
-    tree = snapshot.tree
     src = _Source(snapshot)
     at = src.to_byte(cursor)
     offside = _OFFSIDE.get(snapshot.language, frozenset())

@@ -8,6 +8,11 @@ after several changes replays their edits, in order, on a copy of the last parse
 re-parses once, incrementally. Trees are never edited once parsed, so snapshots share them.
 The utf-8 bytes a tree was parsed from stay with it (`Snapshot.utf8`): carving reads them rather
 than encoding the file again, and byte offsets come from the line index, not from the text.
+
+Carving asks for `Snapshot.tree_at(cursor)`: in a large document (focus.py) that is a parse of the
+imports and the statements around the cursor only, carried from version to version like the
+whole tree, so a keystroke costs what the window holds; the whole tree is parsed again only when
+the cursor leaves the window.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, NamedTuple
 
 import tree_sitter
 
+from dglsp.documents import focus
 from dglsp.documents.encoding import LineIndex, line_index, remember
 from dglsp.languages import grammar
 
@@ -102,14 +108,38 @@ def _parser(language: str) -> tree_sitter.Parser | None:
 
 
 class _Parsing:
-    """What the tree slots of one document share: its parser and a lock (a parser parses one
-    text at a time, and a snapshot may be asked for its tree from another thread)."""
+    """What the tree slots of one document share: its language, its parsers and a lock (a
+    parser parses one text at a time, and a snapshot may be asked for its tree from another
+    thread). `parser` parses whole files; `focus_parser` parses windows (see focus.py)."""
 
-    __slots__ = ("lock", "parser")
+    __slots__ = ("_focus_parser", "language", "lock", "parser")
 
-    def __init__(self, parser: tree_sitter.Parser | None) -> None:
+    def __init__(self, language: str, parser: tree_sitter.Parser | None) -> None:
+        self.language = language
         self.parser = parser
+        self._focus_parser: tree_sitter.Parser | None = None
         self.lock = threading.Lock()
+
+    @property
+    def focus_parser(self) -> tree_sitter.Parser:
+        if self._focus_parser is None:
+            self._focus_parser = tree_sitter.Parser(grammar(self.language))
+        return self._focus_parser
+
+    def head_end(self, tree: tree_sitter.Tree) -> int:
+        """Where the imports carving finds in `tree` end (0 without any)."""
+        from dglsp.carve.queries import find_imports, queries  # carving imports documents
+
+        q = queries(self.language)
+        found = find_imports(q, tree) if q is not None else []
+        return max((node.end_byte for node in found), default=0)
+
+
+class _Focus(NamedTuple):
+    """A focused parse: the tree of one version over `window`'s ranges only."""
+
+    tree: tree_sitter.Tree
+    window: focus.Window
 
 
 class _TreeSlot:
@@ -121,7 +151,17 @@ class _TreeSlot:
     text alive): whoever asks passes the text of the slot's version.
     """
 
-    __slots__ = ("_binary", "_data", "_edit", "_parent", "_parsed", "_parsing", "_pending", "_tree")
+    __slots__ = (
+        "_binary",
+        "_data",
+        "_edit",
+        "_focus",
+        "_parent",
+        "_parsed",
+        "_parsing",
+        "_pending",
+        "_tree",
+    )
 
     def __init__(
         self, parsing: _Parsing, binary: bool, parent: _TreeSlot | None = None, edit: TreeEdit | None = None
@@ -131,7 +171,8 @@ class _TreeSlot:
         self._parent = parent
         self._edit = edit
         self._tree: tree_sitter.Tree | None = None
-        self._data: bytes | None = None  # the utf-8 text the tree was parsed from
+        self._data: bytes | None = None  # the utf-8 text the tree (or the focused tree) was parsed from
+        self._focus: _Focus | None = None
         self._parsed = False
         self._pending = 0 if parent is None else 1 + (0 if parent._parsed else parent._pending)
 
@@ -157,11 +198,87 @@ class _TreeSlot:
         if self._parsed:
             return self._tree
         with self._parsing.lock:
-            if not self._parsed:
-                self._tree, self._data = self._parse(text)
-                self._parsed = True
-                self._parent = self._edit = None  # the chain behind is no longer needed
+            return self._whole_tree(text)
+
+    def _whole_tree(self, text: str) -> tree_sitter.Tree | None:
+        """`tree`, with the lock held."""
+        if not self._parsed:
+            self._tree, self._data = self._parse(text)
+            self._parsed = True
+            self._parent = self._edit = None  # the chain behind is no longer needed
         return self._tree
+
+    def tree_at(self, text: str, at: int) -> tree_sitter.Tree | None:
+        """A tree that holds the nodes around byte `at` and the file's imports: the whole tree
+        for a small document, a focused one (focus.py) for a large one."""
+        if self._parsed:
+            return self._tree
+        held = self._focus
+        if held is not None and held.window.holds(at):
+            return held.tree
+        if self._parsing.parser is None or self._binary or len(text) < focus.FOCUS_MIN_BYTES:
+            return self.tree(text)
+        with self._parsing.lock:
+            if self._parsed:
+                return self._tree
+            held = self._focus
+            if held is not None and held.window.holds(at):
+                return held.tree
+            data = _utf8(text)
+            if len(data) > MAX_PARSE_BYTES or not focus.is_large(data):
+                return self._whole_tree(text)
+            tree = self._refocus(data, at)
+            if tree is not None:
+                return tree
+            # No window to carry on from: the whole tree serves this request, and a window
+            # chosen from it serves the next keystrokes.
+            whole = self._whole_tree(text)
+            if whole is not None:
+                window = focus.choose_window(whole, data, at, self._parsing.head_end(whole))
+                focused = self._parse_window(data, window, None)
+                self._focus = _Focus(focused, window) if focused is not None else None
+            return whole
+
+    def _refocus(self, data: bytes, at: int) -> tree_sitter.Tree | None:
+        """The focused tree of this version for a cursor at `at`, parsed incrementally from the
+        nearest earlier version's window; None when none serves (then a new window is chosen)."""
+        edits: list[TreeEdit] = []
+        base: _TreeSlot | None = self
+        while base is not None and base._focus is None:
+            if base._parsed or base._edit is None:
+                return None  # the chain behind has no window
+            edits.append(base._edit)
+            base = base._parent
+        if base is None or base is self or base._focus is None:
+            return None  # this version's own window does not hold `at`
+        edited = base._focus.tree.copy()
+        window: focus.Window | None = base._focus.window
+        for edit in reversed(edits):
+            edited.edit(*edit)
+            window = window.edited(edit) if window is not None else None
+        if window is None or not window.holds(at):
+            return None
+        tree = self._parse_window(data, window, edited)
+        if tree is None:
+            return None
+        self._focus = _Focus(tree, window)
+        self._data = data
+        # Only the newest window is carried on from; an older version asked again refocuses.
+        base._focus = None
+        if not base._parsed:
+            base._data = None
+        return tree
+
+    def _parse_window(
+        self, data: bytes, window: focus.Window, old: tree_sitter.Tree | None
+    ) -> tree_sitter.Tree | None:
+        parser = self._parsing.focus_parser
+        try:
+            parser.included_ranges = list(window.ranges)
+        except ValueError:  # ranges tree-sitter refuses: choose a new window instead
+            log.debug("focused parse: ranges refused: %s", window.ranges)
+            return None
+        return parser.parse(data) if old is None else parser.parse(data, old_tree=old)
 
     def _parse(self, text: str) -> tuple[tree_sitter.Tree | None, bytes | None]:
         """The tree and the bytes it was parsed from. The tree holds on to those bytes anyway
@@ -240,6 +357,15 @@ class Snapshot:
             return self._slot.tree(self.text)
         return self._tree
 
+    def tree_at(self, cursor: int) -> tree_sitter.Tree | None:
+        """A tree holding the nodes around str offset `cursor` and the file's imports, with the
+        whole document's positions: `tree` itself for a small document; for a large one a parse
+        of just those parts (documents/focus.py), incremental while the cursor stays near."""
+        if self._slot is None:
+            return self._tree
+        at = cursor if self.text.isascii() else self.line_index.byte_offset(cursor)
+        return self._slot.tree_at(self.text, at)
+
     @property
     def parsed(self) -> bool:
         """Whether `tree` is there already (reading it costs no parse)."""
@@ -264,7 +390,7 @@ class Document:
         self._uri = uri
         self._language = language
         self._version = version
-        self._parsing = _Parsing(_parser(language))
+        self._parsing = _Parsing(language, _parser(language))
         self._lines: LineIndex | None = None
         self._text = text
         self._binary = "\0" in text
