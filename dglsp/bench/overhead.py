@@ -11,7 +11,10 @@ request, handled by the same functions the server calls, stage by stage:
 - document: Document.apply_change (text, line index, the tree edit recorded);
 - parse: the incremental re-parse. The server parses when a request that survived the debounce
   first needs the tree (carving), so a superseded keystroke never parses; here every keystroke's
-  request is answered, so every one pays its parse (the worst case: a pause after each key);
+  request is answered, so every one pays its parse (the worst case: a pause after each key).
+  Past 64 KB a document parses only its imports and the statements around the cursor
+  (dglsp/documents/focus.py), so this stage stops growing with the file; the first keystroke
+  of each pass parses the whole file once and chooses that window;
 - carve: the region around the cursor (innermost function or a window of lines);
 - prompt: build_prompt, once with a real tokenizer (the tiny model's BPE) and once with the
   estimated one; the total counts the real one;
@@ -24,10 +27,11 @@ positions and document, no parse). `total_without_parse` is the total less the p
 the server's own work around tree-sitter.
 
 `tree_sitter_alone` is tree-sitter with nothing of dglsp around it: a bare Parser given the
-same edits (Tree.copy, Tree.edit from a full re-encode of the text, parse with the old tree).
-`document_parse_alone` is a Document's parse of the same edits, timed keystroke by keystroke
-beside it in a separate pass after the session: the two show what dglsp adds to tree-sitter's
-own parse. (Both run with nothing else between keystrokes, so caches are warmer than in the
+same edits (Tree.copy, Tree.edit from a full re-encode of the text, parse of the whole file with
+the old tree). `document_parse_alone` is a Document's parse of the same edits for carving
+(`Snapshot.tree_at`: focused on a large file), timed keystroke by keystroke beside it in a
+separate pass after the session: the two show what dglsp's parse costs against tree-sitter's
+whole-file incremental parse. (Both run with nothing else between keystrokes, so caches are warmer than in the
 session's `parse` stage, which runs after JSON-RPC and the rest.)
 """
 
@@ -221,7 +225,7 @@ def _parse_alone(source: Source, repeat: int) -> tuple[list[float], list[float]]
             bare_ms = (time.perf_counter() - started) * 1000
             snapshot = document.snapshot()
             started = time.perf_counter()
-            snapshot.tree  # noqa: B018 - the parse, as carving triggers it
+            snapshot.tree_at(cursor)  # the parse, as carving triggers it
             if recorded:
                 ours.append((time.perf_counter() - started) * 1000)
                 bare.append(bare_ms)
@@ -326,7 +330,7 @@ class _Session:
         # Where the server parses: carving's first read of the tree, once the request survived.
         if snapshot.parsed:
             raise AssertionError("the tree was parsed before the request needed it: unmeasured")
-        timed("parse", lambda: snapshot.tree)
+        timed("parse", lambda: snapshot.tree_at(cursor))
         region = timed("carve", lambda: carve(snapshot, cursor, self.settings.window_lines))
         timed("prompt", lambda: self._prompt(snapshot, region, self.tokenizer))
         estimated = time.perf_counter()
