@@ -288,3 +288,12 @@ def test_real_code_carves_the_same_anywhere():
         snapshot = doc.snapshot()
         assert carve(snapshot, cursor) == carve_whole(snapshot, cursor)
     assert whole.parses < requests // 2  # windows served the nearby cursors
+
+
+def test_minified_code_on_one_line_is_one_uncut_window():
+    text = ";".join(f"function f{i}(a){{return a+{i}}}" for i in range(3000)) + ";"
+    data = text.encode()
+    tree = tree_sitter.Parser(grammar("javascript")).parse(data)
+    window = choose_window(tree, data, len(data) - 5, 0)
+    assert [(r.start_byte, r.end_byte) for r in window.ranges] == [(0, END)]
+    assert window.holds(len(data) - 5)  # near the end of the file, yet no new window each time

@@ -140,16 +140,15 @@ def choose_window(tree: tree_sitter.Tree, data: bytes, at: int, head_end: int) -
     cut_start, cut_end = first > 0, last < len(kids) - 1
     start = _line_start(data, kids[first].start_byte) if cut_start else 0
     end = _line_after(data, kids[last].end_byte) if cut_end else END
-    pieces: list[tuple[int, int]] = []
-    if head_end > 0:
-        head = _line_after(data, head_end)
-        if head >= start:  # the head reaches the window: one range
-            start, end = 0, max(end, head)  # (END is the largest)
-        else:
-            pieces.append((0, head))
-    pieces.append((start, end))
+    head = _line_after(data, head_end) if head_end > 0 else 0
+    if head >= start:  # the head reaches the window (or there is none before it): one range
+        start, end = 0, max(end, head)  # (END is the largest)
+    # Whole lines may reach the file's edges (minified code): then nothing is cut off there.
+    if end >= len(data):
+        end = END
+    pieces = [(0, head), (start, end)] if 0 < head < start else [(start, end)]
     ranges = tuple(_range(data, s, e) for s, e in pieces)
-    return Window(ranges, len(ranges) - 1, cut_start and start > 0, cut_end)
+    return Window(ranges, len(ranges) - 1, start > 0, end != END)
 
 
 def _line_start(data: bytes, byte: int) -> int:
