@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import tree_sitter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dglsp.bench.sources import generate
 from dglsp.carve import Region, carve
@@ -20,6 +22,7 @@ from dglsp.documents.focus import EDGE_GUARD_BYTES, END, WINDOW_MARGIN_BYTES, ch
 from dglsp.languages import grammar
 
 REPO = Path(__file__).resolve().parents[1]
+LARGE = {language: generate(language, 3000) for language in ("python", "javascript")}
 
 
 class CountingParser:
@@ -297,3 +300,55 @@ def test_minified_code_on_one_line_is_one_uncut_window():
     window = choose_window(tree, data, len(data) - 5, 0)
     assert [(r.start_byte, r.end_byte) for r in window.ranges] == [(0, END)]
     assert window.holds(len(data) - 5)  # near the end of the file, yet no new window each time
+
+
+FRAGMENTS = [*"(){}[]:;,.=<>\"'`#/*x1 \t", "\n", "\r\n", "    ", "return ", "def ", "é", "中", "😀", "//"]
+
+
+def shape(tree: tree_sitter.Tree) -> list[tuple]:
+    out = []
+    cursor = tree.walk()
+    while True:
+        node = cursor.node
+        out.append((node.type, node.start_byte, node.end_byte, node.start_point, node.end_point))
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["python", "javascript"]), st.data())
+def test_retyping_code_with_typos_ends_where_a_fresh_parse_of_the_window_does(language, data):
+    """Delete a span near the cursor and type it back in chunks, typos made and undone, with
+    requests in between: the window's tree then equals a fresh parse of the same ranges, and
+    carving equals carving from the whole file."""
+    source = LARGE[language]
+    text = source.text
+    doc = Document(f"file:///big.{language}", language, 0, text)
+    doc.snapshot().tree_at(source.cursor)
+    start = data.draw(st.integers(source.cursor - 600, source.cursor + 600))
+    end = data.draw(st.integers(start, start + 60))
+    doc.apply_change(start, end, "", 1)
+    at = start
+    while at < end:
+        if data.draw(st.booleans()):
+            typo = data.draw(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=4).map("".join))
+            doc.apply_change(at, at, typo, doc.version + 1)
+            if data.draw(st.booleans()):
+                carve(doc.snapshot(), at + len(typo))  # a request while the code is broken
+            doc.apply_change(at, at + len(typo), "", doc.version + 1)
+        chunk = text[at : at + data.draw(st.integers(1, 6))][: end - at]
+        doc.apply_change(at, at, chunk, doc.version + 1)
+        at += len(chunk)
+        if data.draw(st.booleans()):
+            carve(doc.snapshot(), at)
+    assert doc.text == text
+    snapshot = doc.snapshot()
+    tree = snapshot.tree_at(at)
+    assert carve(snapshot, at) == carve_whole(snapshot, at)
+    held = doc._slot._focus
+    assert held is not None and held.tree is tree  # the window served, not a whole parse
+    fresh = tree_sitter.Parser(grammar(language), included_ranges=list(held.window.ranges))
+    assert shape(tree) == shape(fresh.parse(snapshot.utf8))
