@@ -8,9 +8,10 @@ from dglsp.config import Settings
 from dglsp.server.engine_host import needs_restart
 
 
-def test_model_device_engine_and_experts_changes_restart_it():
+def test_model_device_engine_experts_and_dtype_changes_restart_it():
     base = Settings()
     assert needs_restart(base, replace(base, experts="eager"))  # the model is loaded with it
+    assert needs_restart(base, replace(base, dtype="fp8"))  # so are its weights' precision
     assert needs_restart(base, replace(base, model="/models/other"))
     assert needs_restart(base, replace(base, device="cpu"))
     assert needs_restart(base, replace(base, engine="http://127.0.0.1:8000/v1"))
