@@ -13,6 +13,7 @@ export interface ExtensionSettings {
   canvasLength: number;
   strategy: "prompt" | "pinned";
   experts: "auto" | "grouped_mm" | "eager" | "batched_mm";
+  dtype: "auto" | "bfloat16" | "float32" | "fp8";
   entropyBound: number;
   drafts: boolean;
   debounceMs: number;
@@ -46,6 +47,7 @@ export const DEFAULTS: ExtensionSettings = {
   canvasLength: 0,
   strategy: "prompt",
   experts: "auto",
+  dtype: "auto",
   entropyBound: 0.1,
   drafts: true,
   debounceMs: 150,
@@ -72,6 +74,7 @@ export function readSettings(get: (key: string) => unknown): ExtensionSettings {
   if (!["auto", "fixed"].includes(settings.canvasPolicy)) settings.canvasPolicy = DEFAULTS.canvasPolicy;
   if (!["prompt", "pinned"].includes(settings.strategy)) settings.strategy = DEFAULTS.strategy;
   if (!["auto", "grouped_mm", "eager", "batched_mm"].includes(settings.experts)) settings.experts = DEFAULTS.experts;
+  if (!["auto", "bfloat16", "float32", "fp8"].includes(settings.dtype)) settings.dtype = DEFAULTS.dtype;
   if (!["debug", "info", "warning", "error"].includes(settings.logLevel)) settings.logLevel = DEFAULTS.logLevel;
   return settings;
 }
@@ -108,6 +111,7 @@ export function toServerSettings(settings: ExtensionSettings): Record<string, un
     canvasLength: settings.canvasLength,
     strategy: settings.strategy,
     experts: settings.experts,
+    dtype: settings.dtype,
     entropyBound: settings.entropyBound,
     drafts: settings.drafts,
     debounceMs: settings.debounceMs,

@@ -37,6 +37,7 @@ test("the server gets camelCase keys, drafts and status on, empty strings left o
     canvasLength: 0,
     strategy: "prompt",
     experts: "auto",
+    dtype: "auto",
     entropyBound: 0.3,
     drafts: true,
     debounceMs: 0,
@@ -49,6 +50,7 @@ test("the server gets camelCase keys, drafts and status on, empty strings left o
   assert.equal(chosen.engine, "inprocess");
   assert.equal(chosen.device, "cpu");
   assert.equal(chosen.drafts, false);
+  assert.equal(toServerSettings(settings({ dtype: "fp8" })).dtype, "fp8");
   for (const clientOnly of ["enable", "serverPath", "logLevel"]) assert.ok(!(clientOnly in chosen), clientOnly);
 });
 
@@ -70,6 +72,7 @@ test("values of the wrong type fall back to the defaults", () => {
     canvasPolicy: "big",
     strategy: "sideways",
     experts: "fastest",
+    dtype: "fp16",
     model: "/m",
   };
   const read = readSettings((key) => raw[key]);
@@ -79,6 +82,7 @@ test("values of the wrong type fall back to the defaults", () => {
   assert.equal(read.canvasPolicy, "auto");
   assert.equal(read.strategy, "prompt");
   assert.equal(read.experts, "auto");
+  assert.equal(read.dtype, "auto");
   assert.equal(read.model, "/m");
 });
 
