@@ -10,8 +10,11 @@ of a slice of the full-size one (262,144 tokens):
 - the whole step (`Canvas.step`) against `ReferenceCanvas.step`, the step as it was, with
   its host synchronisations per step counted for each (`HostReads`).
 
-The forward pass is not part of it: the logits are given. The two versions alternate within
-each repeat, so a busy moment hits both alike.
+The forward pass is not part of it: the logits are given (dglsp.bench.profile times the
+whole step with the model). The two versions alternate within each repeat, so a busy moment
+hits both alike. `--device cuda` runs it on a GPU (the logits and generators there, each
+timing between two `torch.cuda.synchronize`), where a whole full-size canvas (262,144 x 256)
+is measured too.
 """
 
 from __future__ import annotations
@@ -117,14 +120,27 @@ def _logits(rows: int, width: int, vocab: int, seed: int) -> torch.Tensor:
     return logits.scatter_add(-1, peaks, torch.full(peaks.shape, 12.0))
 
 
-def _ms(work) -> float:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so a timing covers it (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _ms(work, device: torch.device | None = None) -> float:
+    device = device or torch.device("cpu")
+    synchronize(device)
     started = time.perf_counter()
     work()
+    synchronize(device)
     return (time.perf_counter() - started) * 1000
 
 
-def measure_case(vocab: int, width: int, rows: int, repeat: int) -> dict[str, Any]:
-    logits = _logits(rows, width, vocab, seed=0)
+def measure_case(
+    vocab: int, width: int, rows: int, repeat: int, device: torch.device | str = "cpu"
+) -> dict[str, Any]:
+    device = torch.device(device)
+    # Built on the CPU, then moved: the same logits on every device.
+    logits = _logits(rows, width, vocab, seed=0).to(device)
     settings = DenoiseSettings(canvas_length=width, max_steps=48)
     layout = Layout((width,) * rows, ((),) * rows)  # `rows` rows of free cells
     times: dict[str, list[float]] = {"sample": [], "reference_sample": [], "multinomial": []}
@@ -133,7 +149,7 @@ def measure_case(vocab: int, width: int, rows: int, repeat: int) -> dict[str, An
     for index in range(repeat + 1):  # the first round warms up, not recorded
 
         def seeded(index: int = index) -> torch.Generator:
-            return torch.Generator().manual_seed(index)
+            return torch.Generator(device=device).manual_seed(index)
 
         rounds = {
             "reference_sample": lambda: reference_sample(logits, seeded()),
@@ -143,18 +159,18 @@ def measure_case(vocab: int, width: int, rows: int, repeat: int) -> dict[str, An
             ),
         }
         for name, work in rounds.items():
-            elapsed = _ms(work)
+            elapsed = _ms(work, device)
             if index:
                 times[name].append(elapsed)
         for name, kind in (("reference_step", ReferenceCanvas), ("step", Canvas)):
-            canvas = kind(stub_model(vocab), DynamicCache(), 16, settings, layout)
+            canvas = kind(stub_model(vocab, device), DynamicCache(), 16, settings, layout)
             with HostReads() as counted:
-                elapsed = _ms(lambda canvas=canvas: canvas.step(logits))
+                elapsed = _ms(lambda canvas=canvas: canvas.step(logits), device)
             reads[name] = len(counted.names)
             if index:
                 times[name].append(elapsed)
-    reference = reference_sample(logits, torch.Generator().manual_seed(0))
-    ours = sample(logits, torch.Generator().manual_seed(0))
+    reference = reference_sample(logits, torch.Generator(device=device).manual_seed(0))
+    ours = sample(logits, torch.Generator(device=device).manual_seed(0))
     return {
         "vocab": vocab,
         "rows": rows,
@@ -167,13 +183,36 @@ def measure_case(vocab: int, width: int, rows: int, repeat: int) -> dict[str, An
     }
 
 
-def run(cases: list[tuple[int, int, int]], repeat: int) -> dict[str, Any]:
+def run(cases: list[tuple[int, int, int]], repeat: int, device: torch.device | str = "cpu") -> dict[str, Any]:
     return {
         "bench": "step",
+        "device": str(device),
         "threads": torch.get_num_threads(),
         "repeat": repeat,
-        "cases": [measure_case(vocab, width, rows, repeat) for vocab, width, rows in cases],
+        "cases": [measure_case(vocab, width, rows, repeat, device) for vocab, width, rows in cases],
     }
+
+
+def default_cases(device: torch.device) -> list[tuple[int, int, int]]:
+    """(vocab, cells, rows): the bundled model's whole canvas (64 cells) and 32 cells of a
+    full-size vocabulary; on a GPU also a whole full-size canvas (256 cells, 268 MB of
+    float32 logits, too slow to repeat on a shared CPU)."""
+    cases = [(BUNDLED_VOCAB, 64, 1), (FULL_VOCAB, 32, 1)]
+    if device.type == "cuda":
+        cases.append((FULL_VOCAB, 256, 1))
+    return cases
+
+
+def parse_device(setting: str) -> torch.device:
+    """auto | cpu | cuda | cuda:N as the engine reads it (dglsp.model.loading.choose_device),
+    with its message when the device is not there."""
+    from dglsp.engine.base import ModelUnavailable
+    from dglsp.model.loading import choose_device
+
+    try:
+        return choose_device(setting)
+    except ModelUnavailable as error:
+        raise SystemExit(f"--device {setting}: {error}") from None
 
 
 def render(report: dict[str, Any]) -> str:
@@ -219,16 +258,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m dglsp.bench.step", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        metavar="D",
+        help="auto (default: cuda if there is one), cpu, cuda, cuda:N",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    device = parse_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    # The bundled model's whole canvas (64 cells), and 32 cells of a full-size vocabulary
-    # (a 256-cell canvas is 8x that: 268 MB of float32 logits).
     with torch.no_grad():
-        report = run([(BUNDLED_VOCAB, 64, 1), (FULL_VOCAB, 32, 1)], args.repeat)
+        report = run(default_cases(device), args.repeat, device)
     command = ["python", "-m", "dglsp.bench.step", *(sys.argv[1:] if argv is None else argv)]
-    report["environment"] = environment("cpu", command)
+    report["environment"] = environment(str(device), command)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
