@@ -26,6 +26,7 @@ def add_parser(subparsers: Any) -> None:
     _add_engine(benches)
     _add_overhead(benches)
     _add_quality(benches)
+    _add_profile(benches)
 
 
 def _add_engine(benches: Any) -> None:
@@ -224,6 +225,22 @@ def _add_quality(benches: Any) -> None:
     _add_common(parser)
 
 
+def _add_profile(benches: Any) -> None:
+    from dglsp.bench.profile import add_arguments
+
+    parser = benches.add_parser(
+        "profile",
+        help="one denoising step under torch.profiler; with --compile, the torch.compile'd step vs eager",
+        description=(
+            "Warm the engine up with one infill, then profile one denoising step (the forward pass "
+            "over the canvas and Canvas.step): top operators, the share of matmul/experts, attention, "
+            "elementwise work and sampling, host synchronisations; optionally a Chrome trace and the "
+            "compiled forward timed and checked against eager in the same run."
+        ),
+    )
+    add_arguments(parser)  # its own --threads, --json and --output (dglsp.bench.profile)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
@@ -240,6 +257,11 @@ def run(args: argparse.Namespace) -> int:
     from dglsp.bench.render import render
     from dglsp.bench.report import dumps, envelope, write_report
 
+    if args.bench == "profile":  # prints and writes its own report
+        from dglsp.bench.profile import run_args
+
+        run_args(args, _argv(args))
+        return EXIT_OK
     threads = _set_threads(args.threads)
     if args.bench == "engine":
         body = _run_engine(args)
