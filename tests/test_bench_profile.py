@@ -132,6 +132,7 @@ def test_profile_compares_the_compiled_step_in_the_same_run(profiled):
     compiled = report["compile"]
     assert compiled["compiled"]["backend"] == "aot_eager" and compiled["compiled"]["cuda_graphs"] is False
     assert compiled["same_tokens"] and compiled["same_tokens_per_seed"] == [True, True]
+    assert compiled["first_different_step"] == [None, None]
     assert compiled["max_logit_difference"] < 1e-4
     assert set(compiled["step_ms"]) == {"eager", "compiled"} and compiled["speedup_p50"] > 0
     # The compiled step's profile shows the compiled region where eager had none.
@@ -162,6 +163,13 @@ def test_profile_render_names_the_sections(profiled):
 )
 def test_operators_fall_into_their_share(name, region, expected):
     assert profile_bench.category(name, region) == expected
+
+
+def test_the_first_differing_step_is_found():
+    same = [([1, 2], False), ([1, 3], True)]
+    assert profile_bench._first_difference(same, list(same)) is None
+    assert profile_bench._first_difference(same, [([1, 2], False), ([1, 4], True)]) == 2
+    assert profile_bench._first_difference(same, [*same, ([1, 3], True)]) == 3  # one ran longer
 
 
 # --- the step bench's --device ---

@@ -271,6 +271,8 @@ class StepBench:
                 runs[name].append(results)
                 step_ms[name] += times
         same = [a == b for a, b in zip(runs["eager"], runs["compiled"], strict=True)]
+        # Where a float difference flipped a draw: the first step whose best row differs.
+        diverged = [_first_difference(a, b) for a, b in zip(runs["eager"], runs["compiled"], strict=True)]
         eager_p50 = summary(step_ms["eager"])["p50"]
         compiled_p50 = summary(step_ms["compiled"])["p50"]
         return {
@@ -279,6 +281,7 @@ class StepBench:
             "max_logit_difference": max(differences),
             "same_tokens": all(same),
             "same_tokens_per_seed": same,
+            "first_different_step": diverged,
             "steps": [len(results) for results in runs["eager"]],
             "step_ms": {name: summary(values) for name, values in step_ms.items()},
             "speedup_p50": round(eager_p50 / compiled_p50, 3) if compiled_p50 else None,
@@ -302,6 +305,14 @@ class StepBench:
             results.append((result.middle_ids, result.finished))
             if result.finished:
                 return results, times
+
+
+def _first_difference(eager: list, compiled: list) -> int | None:
+    """1-based step of the first differing (tokens, finished), None when the runs are equal."""
+    for index, (a, b) in enumerate(zip(eager, compiled, strict=False)):
+        if a != b:
+            return index + 1
+    return None if len(eager) == len(compiled) else min(len(eager), len(compiled)) + 1
 
 
 def _max_difference(a, b) -> float:
@@ -473,7 +484,8 @@ def render(report: dict[str, Any]) -> str:
                 ],
             ),
             f"same tokens as eager, same seeds: {compiled['same_tokens']} ({len(compiled['steps'])} infills, "
-            f"steps {compiled['steps']}); largest logit difference {compiled['max_logit_difference']:.2e}",
+            f"steps {compiled['steps']}, first differing step per seed {compiled['first_different_step']}); "
+            f"largest logit difference, same inputs: {compiled['max_logit_difference']:.2e}",
             "",
             _render_step("Compiled step", compiled["profile"], p50_p95, table),
         ]
