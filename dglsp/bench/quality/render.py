@@ -78,7 +78,7 @@ def _body(report: dict[str, Any]) -> str:
             table(
                 ["runner", "reference", "same answers", "same %"],
                 [
-                    [a["row"], a["reference"], f"{a['same_answer']}/{a['cases']}", a["same_answer_pct"]]
+                    [a["row"], a["reference"], _same(a), _percent(a["same_answer_pct"])]
                     for a in report["dtype_agreement"]
                 ],
             ),
@@ -139,6 +139,14 @@ def _cells(figures: dict[str, Any], names: tuple[str, ...]) -> list[str]:
         else:
             cells.append(f"{100 * value:.1f}")
     return cells
+
+
+def _same(agreement: dict[str, Any]) -> str:
+    return f"{agreement['same_answer']}/{agreement['cases']}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _latency(figures: dict[str, Any]) -> str:
