@@ -45,17 +45,17 @@ def tiny(tiny_model_dir):
 
 
 class Counting:
-    """A torch.compile backend that counts the graphs it is given, then runs aot_eager."""
+    """A torch.compile backend that counts the graphs it is given, then runs `backend`'s."""
 
-    def __init__(self) -> None:
-        self.graphs = 0
-        self.__name__ = "counting_aot_eager"
+    def __init__(self, backend: str = "aot_eager") -> None:
+        self.graphs, self.backend = 0, backend
+        self.__name__ = f"counting_{backend}"
 
     def __call__(self, graph, example_inputs):
         from torch._dynamo.backends.registry import lookup_backend
 
         self.graphs += 1
-        return lookup_backend("aot_eager")(graph, example_inputs)
+        return lookup_backend(self.backend)(graph, example_inputs)
 
 
 def _canvas(model, tokenizer, prompt: str, width: int = 12, seed: int = 0, steps: int = 6) -> Canvas:
@@ -230,7 +230,7 @@ def test_compiled_forward_gives_eager_logits_for_every_prompt_length_with_two_gr
 @torch.no_grad()
 def test_compiled_step_gives_eager_text_with_the_same_seed(tiny):
     model, tokenizer = tiny
-    backend = Counting()
+    backend = Counting("eager")  # Dynamo's graphs run as captured: the text check stays quick
     compiled = CompiledForward(model, 10, backend=backend)
     for seed in range(2):
         for prompt in PROMPTS[:2]:
@@ -297,3 +297,40 @@ def test_dglsp_bench_profile_parses_into_the_profile_options():
     )
     with pytest.raises(SystemExit, match="random-weights"):
         profile_bench.options_from(build_parser().parse_args(["bench", "profile", "--random-weights"]))
+
+
+# --- on a GPU only (this checkout's first GPU session runs these) ---
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@needs_cuda
+@pytest.mark.slow
+def test_profile_on_cuda_reads_device_time_and_kernels():
+    with _dynamo_state():
+        report = profile_bench.run_profile(
+            profile_bench.ProfileOptions(config="tiny", device="cuda", steps=12, top=5)
+        )
+    step = report["step"]
+    assert report["engine"]["device"].startswith("cuda") and step["time_kind"] == "self device time (CUDA)"
+    assert isinstance(step["cuda_syncs"], int) and step["top_kernels"]
+    shares = {row["category"]: row["ms"] for row in step["categories"]}
+    assert shares["matmul / experts"] > 0 and shares["sampling (Canvas.step)"] > 0
+
+
+@needs_cuda
+@pytest.mark.slow
+@torch.no_grad()
+def test_cuda_graph_compiled_forward_keeps_each_steps_logits(tiny_model_dir):
+    """reduce-overhead replays CUDA graphs; the logits a canvas keeps for self-conditioning
+    must survive the next replay (they are cloned out of the graph's pool)."""
+    model = load_model(tiny_model_dir, torch.device("cuda"), torch.float32)
+    tokenizer = load_tokenizer(tiny_model_dir)
+    compiled = CompiledForward(model, 12, mode="reduce-overhead")
+    assert compiled.cuda_graphs
+    canvas = _canvas(model, tokenizer, PROMPTS[0])
+    for _ in range(4):
+        expected = canvas.forward(model)
+        logits = compiled(canvas)
+        assert torch.allclose(logits, expected, atol=1e-4, rtol=1e-4)
+        canvas.step(logits)
