@@ -129,6 +129,7 @@ class StatusParams:
     model_path: str  # the `model` setting as given
     engine: str  # "inprocess", "daemon" or "http"
     device: str  # the `device` setting
+    dtype: str = "auto"  # the `dtype` setting (fp8: FP8 weights)
     message: str = ""  # what is going on, or the error and what to do about it
     percentage: int | None = None  # 0-100 while loading, when known
     last_latency_ms: float | None = None  # the last completion that ran the model
@@ -140,6 +141,7 @@ class StatusParams:
             "modelPath": self.model_path,
             "engine": self.engine,
             "device": self.device,
+            "dtype": self.dtype,
             "message": self.message,
             "percentage": self.percentage,
             "lastLatencyMs": self.last_latency_ms,
@@ -155,6 +157,7 @@ class StatusParams:
             model_path=str(raw["modelPath"]),
             engine=str(raw["engine"]),
             device=str(raw["device"]),
+            dtype=str(raw.get("dtype", "auto")),
             message=str(raw.get("message", "")),
             percentage=None if percentage is None else int(percentage),
             last_latency_ms=None if latency is None else float(latency),

@@ -344,6 +344,20 @@ def test_doctor_with_the_tiny_model(tiny_model_dir: Path) -> None:
 
 
 @pytest.mark.slow
+def test_doctor_reports_the_dtype_setting(tiny_model_dir: Path) -> None:
+    reports = {
+        dtype: ok_json(
+            run_dglsp("doctor", "--json", "--model", str(tiny_model_dir), "--device", "cpu", "--dtype", dtype)
+        )
+        for dtype in ("float32", "fp8")
+    }
+    for dtype, report in reports.items():
+        assert _check(report, "device")["details"]["dtype"] == dtype
+        assert _check(report, "memory")["details"]["dtype"] == _check(report, "device")["details"]["dtype"]
+        assert f"as {_check(report, 'device')['details']['dtype']}" in _check(report, "memory")["summary"]
+
+
+@pytest.mark.slow
 def test_doctor_device_that_is_not_there(tiny_model_dir: Path) -> None:
     import torch
 

@@ -91,6 +91,12 @@ async def test_no_status_notifications_without_the_option(scripted_lsp) -> None:
     assert seen == []
 
 
+async def test_status_names_the_dtype_setting(scripted_lsp) -> None:
+    session = await scripted_lsp(SCRIPT, settings={"dtype": "fp8"})
+    answer = await _execute(session, protocol.STATUS_COMMAND)
+    assert answer["dtype"] == "fp8" and protocol.StatusParams.from_json(answer).dtype == "fp8"
+
+
 async def test_failed_load_is_an_error_status_with_the_message(scripted_lsp) -> None:
     script = {"load_error": "Model not found: /nowhere. Set `model` to a model directory."}
     session = await scripted_lsp(script, init_options={"status": True})

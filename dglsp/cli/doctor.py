@@ -63,7 +63,7 @@ def collect(settings: Settings) -> list[Check]:
     if torch_check.status != "fail":  # these need torch
         checks.append(_check_transformers())
         checks.append(_check_cuda())
-        device_check, device = _check_device(settings.device)
+        device_check, device = _check_device(settings.device, settings.dtype)
         checks.append(device_check)
         choice = _choose_model(settings)
         if choice.reason is not None:
@@ -80,7 +80,7 @@ def collect(settings: Settings) -> list[Check]:
         checks.append(model_check)
         if path is not None:
             if device is not None:
-                checks.append(_check_memory(path, device))
+                checks.append(_check_memory(path, device, choice.settings.dtype))
             checks.append(_check_tokenizer(path))
     checks.extend(_check_grammars())
     return checks
@@ -157,15 +157,19 @@ def _check_cuda() -> Check:
     return Check("cuda", "ok", "; ".join(lines), details={"devices": devices})
 
 
-def _check_device(setting: str) -> tuple[Check, torch.device | None]:
+def _check_device(setting: str, dtype: str = "auto") -> tuple[Check, torch.device | None]:
     from dglsp.engine import ModelUnavailable
-    from dglsp.model.loading import choose_device
+    from dglsp.model.loading import choose_device, choose_precision
 
     try:
         device = choose_device(setting)
     except ModelUnavailable as error:
         return Check("device", "fail", f"device setting {setting!r} cannot be used", str(error)), None
-    return Check("device", "ok", f"{device} (setting {setting!r})", details={"device": str(device)}), device
+    # "auto" depends on the model's size (float32 or bfloat16 on a CPU): named once the model is known.
+    precision = "auto" if dtype == "auto" else choose_precision(device, 0, dtype).name
+    details = {"device": str(device), "dtype": precision}
+    summary = f"{device}, dtype {precision} (setting {setting!r})"
+    return Check("device", "ok", summary, details=details), device
 
 
 def _check_model(name: str) -> tuple[Check, Path | None]:
@@ -192,21 +196,27 @@ def _check_model(name: str) -> tuple[Check, Path | None]:
     return Check("model", "ok", f"{path} ({_size(size)} of weights)", details=details), path
 
 
-def _check_memory(path: Path, device: torch.device) -> Check:
+def _check_memory(path: Path, device: torch.device, dtype: str = "auto") -> Check:
     from dglsp.engine import ModelUnavailable
-    from dglsp.model.loading import check_fits, memory_check
+    from dglsp.model.loading import check_fits, choose_precision, estimate_model_bytes, memory_check
 
     where = "GPU memory" if device.type == "cuda" else "RAM"
     try:
-        needed = memory_check(path, device)
-        check_fits(path, device)
+        needed = memory_check(path, device, dtype)
+        check_fits(path, device, dtype)
+        precision = choose_precision(device, estimate_model_bytes(path), dtype).name
     except ModelUnavailable as error:
         return Check("memory", "fail", f"the model does not fit in {where} on {device}", str(error))
     except RuntimeError as error:  # e.g. mem_get_info on a device in a bad state
         return Check("memory", "warn", f"cannot measure free memory on {device}: {error}")
-    details = {"device": str(device), "needed_bytes": needed.needed_bytes, "free_bytes": needed.free_bytes}
+    details = {
+        "device": str(device),
+        "dtype": precision,
+        "needed_bytes": needed.needed_bytes,
+        "free_bytes": needed.free_bytes,
+    }
     free = "unknown" if needed.free_bytes is None else _size(needed.free_bytes)
-    summary = f"needs about {_size(needed.needed_bytes)}, {free} {where} free"
+    summary = f"needs about {_size(needed.needed_bytes)} as {precision}, {free} {where} free"
     return Check("memory", "ok", summary, details=details)
 
 

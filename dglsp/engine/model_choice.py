@@ -61,7 +61,7 @@ def choose_model(settings: Settings) -> ModelChoice:
     bundled = bundled_model_dir()
     if bundled is None:
         return ModelChoice(settings)  # the normal "not in the cache" message will follow
-    why = default_model_unusable(settings.device)
+    why = default_model_unusable(settings.device, settings.dtype)
     if why is None:
         return ModelChoice(settings)
     log.info("using the bundled model %s: %s %s", BUNDLED_NAME, DEFAULT_MODEL, why)
@@ -90,7 +90,7 @@ def trained_context_budget(model_dir: Path) -> int | None:
         return None
 
 
-def default_model_unusable(device_setting: str) -> str | None:
+def default_model_unusable(device_setting: str, dtype: str = "auto") -> str | None:
     """Why the released DiffusionGemma cannot run here (words after its name), or None if it can."""
     from dglsp.model.loading import choose_device, memory_check, resolve_model
 
@@ -104,7 +104,7 @@ def default_model_unusable(device_setting: str) -> str | None:
         return f"cannot use the device setting {device_setting!r} ({error})"
     if device.type != "cuda":
         return "needs a CUDA GPU and none is in use"
-    check = memory_check(path, device)
+    check = memory_check(path, device, dtype)
     if not check.fits:
         return "does not fit in the GPU's free memory"
     return None

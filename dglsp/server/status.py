@@ -39,6 +39,7 @@ class StatusBoard:
             model_path=settings.model,
             engine=engine_kind(settings.engine),
             device=settings.device,
+            dtype=settings.dtype,
         )
 
     @property
@@ -54,6 +55,7 @@ class StatusBoard:
             model_path=settings.model,
             engine=engine_kind(settings.engine),
             device=settings.device,
+            dtype=settings.dtype,
             message="Starting the engine",
             percentage=None,
         )

@@ -39,6 +39,7 @@ return {
     -- device = 'auto', -- 'auto', 'cpu', 'cuda', 'cuda:N'
     -- engine = 'auto', -- 'auto' (one shared `dglsp serve`), 'inprocess', a socket path or a URL
     -- experts = 'auto', -- MoE layers: 'auto' (grouped_mm), 'eager', 'batched_mm'; same text, other speed
+    -- dtype = 'auto', -- 'auto', 'bfloat16', 'float32' or 'fp8' (FP8 weights: about half the memory)
     strategy = 'prompt', -- 'prompt' or 'pinned': how the code after the cursor conditions the middle
     canvasPolicy = 'auto', -- 'auto' or 'fixed'
     canvasLength = 0, -- 0: chosen by canvasPolicy
