@@ -240,6 +240,28 @@ def test_random_model_is_materialized_once_with_tied_weights():
     assert model.dtype == torch.float32  # what the engine picks for a small model on a CPU
 
 
+def test_random_weights_leave_no_tensor_uninitialised(monkeypatch):
+    """Every parameter and buffer gets a value: memory handed over uninitialised is filled with
+    NaN here (and -1 for integers), so a tensor that nothing initialises shows up."""
+    import torch
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    empty_like = torch.empty_like
+
+    def poisoned(tensor, *args, **kwargs):
+        out = empty_like(tensor, *args, **kwargs)
+        return out.fill_(float("nan") if out.is_floating_point() else -1)
+
+    meta = models.on_meta(DiffusionGemmaForBlockDiffusion, _full_shaped_but_narrow(), torch.float32)
+    monkeypatch.setattr(torch, "empty_like", poisoned)
+    model = models.materialize_random(meta, torch.device("cpu"))
+    monkeypatch.undo()
+    named = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    left = [name for name, t in named.items() if (t.isnan() if t.is_floating_point() else t == -1).any()]
+    assert left == []
+    assert all(float(layer.layer_scalar) == 1.0 for layer in model.model.encoder.language_model.layers)
+
+
 def test_full_config_is_refused_when_memory_is_short(monkeypatch):
     import torch
 

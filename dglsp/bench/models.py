@@ -150,6 +150,13 @@ def materialize_random(model, device: torch.device):
             module._buffers[name] = replaced[id(buffer)]
         module._is_hf_initialized = False  # built on meta: nothing was initialised yet
     model.initialize_weights()
+    # transformers 5.23's _init_weights sets the decoder layers' `layer_scalar` to ones but not
+    # the encoder's (DiffusionGemmaEncoderTextLayer): the constructor's ones are lost on meta,
+    # and uninitialised memory there made random-weight runs NaN now and then.
+    for module in model.modules():
+        scalar = module._buffers.get("layer_scalar")
+        if scalar is not None:
+            torch.nn.init.ones_(scalar)
     return model.eval()
 
 
