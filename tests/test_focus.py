@@ -138,14 +138,19 @@ def test_a_window_near_the_top_or_bottom_reaches_the_file_edge():
     assert bottom.holds(len(data)) and bottom.holds(len(data) + 100)
 
 
-def test_a_file_that_is_one_statement_is_one_window():
+def test_a_file_that_is_one_statement_is_windowed_inside_it():
     body = "".join(f"  function f{i}(a) {{\n    return a + {i};\n  }}\n" for i in range(1500))
     text = f"(function () {{\n{body}}})();\n"
     data = text.encode()
     tree = tree_sitter.Parser(grammar("javascript")).parse(data)
-    window = choose_window(tree, data, len(data) // 2, 0)
-    assert [(r.start_byte, r.end_byte) for r in window.ranges] == [(0, END)]
-    assert not window.cut_start and not window.cut_end
+    at = len(data) // 2
+    window = choose_window(tree, data, at, 0)
+    opening, around, closing = ((r.start_byte, r.end_byte) for r in window.ranges)
+    assert data[slice(*opening)] == b"(function () {\n"
+    assert (data[closing[0] :], closing[1]) == (b"})();\n", END)
+    assert window.index == 1 and window.cut_start and window.cut_end and window.holds(at)
+    assert around[0] <= at - WINDOW_MARGIN_BYTES and around[1] >= at + WINDOW_MARGIN_BYTES
+    assert around[1] - around[0] < len(data) // 4
 
 
 # --- documents parsing windows ---
@@ -352,3 +357,54 @@ def test_retyping_code_with_typos_ends_where_a_fresh_parse_of_the_window_does(la
     assert held is not None and held.tree is tree  # the window served, not a whole parse
     fresh = tree_sitter.Parser(grammar(language), included_ranges=list(held.window.ranges))
     assert shape(tree) == shape(fresh.parse(snapshot.utf8))
+
+
+def big_java_class(methods: int = 1500) -> str:
+    members = "".join(
+        f"    /** Adds {i}. */\n    public int add{i}(int a) {{\n"
+        f"        int b = a + {i};\n        return b * 2;\n    }}\n\n"
+        for i in range(methods)
+    )
+    return f"package demo;\n\nimport java.util.List;\n\npublic class Big\n    extends Base {{\n{members}}}\n"
+
+
+def big_python_class(methods: int = 1500) -> str:
+    members = "".join(
+        f"    @staticmethod\n    def add{i}(a: int) -> int:\n        b = a + {i}\n        return b * 2\n\n"
+        for i in range(methods)
+    )
+    return f'import os\n\n\nclass Big(Base):\n    """Adds."""\n\n{members}\nLIMIT = 3\n'
+
+
+def big_describe_block(tests: int = 1200) -> str:
+    body = "".join(
+        f"  it('adds {i}', () => {{\n    const b = add(1, {i});\n    expect(b).toBe({i + 1});\n  }});\n\n"
+        for i in range(tests)
+    )
+    return f"import {{ add }} from './add.js';\n\ndescribe('add', () => {{\n{body}}});\n"
+
+
+BIG_STATEMENTS = {
+    "java": big_java_class,
+    "python": big_python_class,
+    "javascript": big_describe_block,
+}
+
+
+@pytest.mark.parametrize("language", sorted(BIG_STATEMENTS))
+def test_typing_inside_one_huge_statement_parses_a_window_of_it(language):
+    text = BIG_STATEMENTS[language]()
+    marker = {"java": "return b * 2;", "python": "return b * 2", "javascript": "expect(b)"}[language]
+    cursor = text.index(marker, len(text) // 2) + len(marker)
+    typed = {"java": " + 1;", "python": " + 1", "javascript": ".not;"}[language]
+    doc = Document(f"file:///big.{language}", language, 0, text)
+    whole = whole_file_parses(doc)
+    cursor = type_at(doc, cursor, typed)
+    assert whole.parses == 1
+    tree = doc.snapshot().tree_at(cursor)
+    assert tree is not None and len(tree.included_ranges) >= 3  # imports, the opening lines, the run, ...
+    region = carve(doc.snapshot(), cursor)
+    assert region.kind == "function" and typed.strip(" ;") in doc.text[region.start : region.end]
+    # Far away in the same statement: a new window, the same region as from the whole file.
+    for far in (len(text) // 10, len(text) * 9 // 10):
+        assert_same_region(doc.snapshot(), doc.text.index(marker, far) + len(marker))

@@ -106,7 +106,7 @@ def carve(snapshot: Snapshot, cursor: int, window_lines: int = 60) -> Region:
         start_b, end_b = src.to_byte(start), src.to_byte(end)
         scopes = {s: begin for s, begin in found.scopes.items() if s.start_byte <= at <= s.end_byte}
 
-    header = _header(src, find_imports(q, tree), scopes, start_b, end_b)
+    header = _header(src, find_imports(q, tree), scopes, start_b, end_b, _parsed_spans(tree))
     return Region(snapshot.language, kind, start, max(end, cursor), cursor, header)
 
 
@@ -138,12 +138,19 @@ def _continues_offside(src: _Source, node: tree_sitter.Node, span_start: int, at
     return at - src.line_start(at) > indent
 
 
+def _parsed_spans(tree: tree_sitter.Tree) -> list[tuple[int, int]]:
+    """The byte spans the tree was parsed from: the whole text, or a large document's window
+    (dglsp/documents/focus.py), whose nodes may stretch over text left out of the parse."""
+    return [(r.start_byte, r.end_byte) for r in tree.included_ranges]
+
+
 def _header(
     src: _Source,
     imports: list[tree_sitter.Node],
     scopes: dict[tree_sitter.Node, int],
     start_b: int,
     end_b: int,
+    spans: list[tuple[int, int]],
 ) -> str:
     """Imports outside the span and headers of enclosing scopes above it, in document order."""
     parts: list[tuple[int, str]] = [
@@ -152,7 +159,7 @@ def _header(
         if node.end_byte <= start_b or node.start_byte >= end_b
     ]
     for scope, front in scopes.items():
-        begin, text = _scope_header(src, scope, front)
+        begin, text = _scope_header(src, scope, front, spans)
         if begin < start_b:  # a header on the span's first line is in the span already
             parts.append((begin, text))
     seen: set[str] = set()
@@ -164,7 +171,9 @@ def _header(
     return "\n".join(lines)
 
 
-def _scope_header(src: _Source, scope: tree_sitter.Node, front: int) -> tuple[int, str]:
+def _scope_header(
+    src: _Source, scope: tree_sitter.Node, front: int, spans: list[tuple[int, int]]
+) -> tuple[int, str]:
     """Where a scope's header starts and its text: from its decorators to its body's opening."""
     data = src.data
     line = src.line_start(front)
@@ -174,6 +183,11 @@ def _scope_header(src: _Source, scope: tree_sitter.Node, front: int) -> tuple[in
     if body is None:
         return begin, src.slice(begin, src.line_end(scope.start_byte)).rstrip()
     end = body.start_byte
+    # In a window, a Python class body starts at its first statement parsed, maybe far below:
+    # the header ends where the parsed text around it does.
+    parsed_end = next((e for s, e in spans if s <= begin < e), end)
+    if end > parsed_end:
+        return begin, src.slice(begin, parsed_end).rstrip()
     if data[end : end + 1] == b"{":
         end += 1  # "impl<T> Trait for X {" reads better with its brace
     return begin, src.slice(begin, end).rstrip()

@@ -9,13 +9,14 @@ document's, and an incremental parse costs what the ranges hold, not what the fi
 
 A `Window` is chosen from a whole-file tree: the head (up to the last import carving would
 find) and a run of whole top-level statements reaching at least `WINDOW_MARGIN_BYTES` either
-side of the cursor. Each range runs over whole lines, so the parser sees line breaks where the
-file has them (Python's indentation and JavaScript's semicolon insertion need them). Edits move
+side of the cursor; inside a statement too large for that (a Java class, a `describe` block), a
+run of its children with the lines that open and close it. Each range runs over whole lines, so
+the parser sees line breaks where the file has them (Python's indentation and JavaScript's
+semicolon insertion need them). Edits move
 the ranges (`Window.edited`); while the cursor stays inside the
 window, away from an edge where statements were left out, the window serves. Otherwise the
 document parses the whole file once more and chooses a new window: once per jump, not per
-keystroke. A statement around the cursor is kept whole however large it is (a file that is one
-big IIFE parses as it did without a window).
+keystroke.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ WINDOW_MARGIN_BYTES = 4 * 1024
 # A cursor nearer than this to an edge past which statements were left out gets a new window:
 # the statement being written must lie inside the window, not across its edge.
 EDGE_GUARD_BYTES = 1024
+# A statement around the cursor larger than this is windowed inside (see choose_window).
+DESCEND_BYTES = 32 * 1024
 # tree-sitter's "to the end of the document", which also takes in text typed at the end.
 END = 0xFFFFFFFF
 _END_POINT = (END, END)
@@ -127,28 +130,78 @@ def choose_window(tree: tree_sitter.Tree, data: bytes, at: int, head_end: int) -
 
     `head_end`: the byte where the file's last import ends (0 without one); the head up to it
     is parsed too, so the imports carving puts in the prompt are in the tree.
+
+    A statement around the cursor larger than `DESCEND_BYTES` (a Java class, a test file's
+    `describe(() => {...})`) is windowed inside: its lines up to the part that holds the cursor
+    and after it are kept (the class's header and closing brace), and so on down to a node whose
+    child at the cursor is small; there a run of its children around the cursor is kept, with
+    the lines of its opening and closing tokens.
     """
-    kids = tree.root_node.children
+    root = tree.root_node
+    node = root
+    pieces: list[tuple[int, int]] = []
+    if head_end > 0:
+        pieces.append((0, _line_after(data, head_end)))
+    while True:
+        child = _child_holding(node.children, at)
+        if child is None or child.child_count == 0 or child.end_byte - child.start_byte <= DESCEND_BYTES:
+            break
+        if node is not root:  # the node's own lines before and after the part being entered
+            pieces.append((_line_start(data, node.start_byte), _line_start(data, child.start_byte)))
+            pieces.append((_line_after(data, child.end_byte), _line_after(data, node.end_byte)))
+        node = child
+    kids = node.children
     if not kids:
         return Window((_range(data, 0, END),), 0, False, False)
+    named = [i for i, kid in enumerate(kids) if kid.is_named]
+    # The run of children that overlap [at - margin, at + margin], and at least the one at `at`.
     ends = [kid.end_byte for kid in kids]
-    # The run of statements that overlap [at - margin, at + margin], and at least the one at `at`.
     first = min(bisect.bisect_right(ends, at - WINDOW_MARGIN_BYTES), len(kids) - 1)
     last = first
     while last + 1 < len(kids) and kids[last + 1].start_byte < at + WINDOW_MARGIN_BYTES:
         last += 1
-    cut_start, cut_end = first > 0, last < len(kids) - 1
-    start = _line_start(data, kids[first].start_byte) if cut_start else 0
-    end = _line_after(data, kids[last].end_byte) if cut_end else END
-    head = _line_after(data, head_end) if head_end > 0 else 0
-    if head >= start:  # the head reaches the window (or there is none before it): one range
-        start, end = 0, max(end, head)  # (END is the largest)
-    # Whole lines may reach the file's edges (minified code): then nothing is cut off there.
-    if end >= len(data):
-        end = END
-    pieces = [(0, head), (start, end)] if 0 < head < start else [(start, end)]
-    ranges = tuple(_range(data, s, e) for s, e in pieces)
-    return Window(ranges, len(ranges) - 1, start > 0, end != END)
+    cut_start = any(i < first for i in named)
+    cut_end = any(i > last for i in named)
+    if node is root:
+        start = _line_start(data, kids[first].start_byte) if first > 0 else 0
+        end = _line_after(data, kids[last].end_byte) if last < len(kids) - 1 else END
+    else:
+        start, end = _line_start(data, kids[first].start_byte), _line_after(data, kids[last].end_byte)
+        # The opening and closing tokens ("{", "}") before the first child and after the last.
+        for kid in kids[: named[0]] if named else kids:
+            pieces.append((_line_start(data, kid.start_byte), _line_after(data, kid.end_byte)))
+        for kid in kids[named[-1] + 1 :] if named else ():
+            pieces.append((_line_start(data, kid.start_byte), _line_after(data, kid.end_byte)))
+    pieces.append((start, end))
+    ranges = _merged(pieces, len(data))
+    index = next(i for i, (s, e) in enumerate(ranges) if s <= start < e)
+    window_start, window_end = ranges[index]
+    # An edge is cut where children were left out right behind it (not where the run joined
+    # the lines before or after it, or reached the file's edge).
+    cut_start = cut_start and window_start == start and window_start > 0
+    cut_end = cut_end and window_end == end and window_end != END
+    return Window(tuple(_range(data, s, e) for s, e in ranges), index, cut_start, cut_end)
+
+
+def _child_holding(kids: list[tree_sitter.Node], at: int) -> tree_sitter.Node | None:
+    starts = [kid.start_byte for kid in kids]
+    i = bisect.bisect_right(starts, at) - 1
+    return kids[i] if i >= 0 and at <= kids[i].end_byte else None
+
+
+def _merged(pieces: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """Sorted, non-empty, disjoint ranges covering `pieces`; one reaching the end of the data
+    runs to END (text typed at the end is in it)."""
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(pieces):
+        e = END if e >= size else e
+        if s >= e:
+            continue
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def _line_start(data: bytes, byte: int) -> int:
