@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dglsp.cli.common import EXIT_OK, CliError
+from dglsp.config import Dtype, Strategy
 
 
 def add_parser(subparsers: Any) -> None:
@@ -175,14 +177,14 @@ def _add_quality(benches: Any) -> None:
     )
     parser.add_argument(
         "--strategies",
-        type=_strategies,
+        type=_distinct_values("strategies", Strategy),
         metavar="S,S",
         help="infill strategies (values of the `strategy` setting: prompt, pinned), one row each per "
         "step count and one floor row each (default: the setting's default only)",
     )
     parser.add_argument(
         "--dtype",
-        type=_dtypes,
+        type=_distinct_values("dtypes", Dtype),
         metavar="D,D",
         help="values of the `dtype` setting (auto, bfloat16, float32, fp8), one row each per step "
         "count and strategy, same cases and seeds, e.g. float32,fp8 for the quality cost of FP8 "
@@ -418,32 +420,21 @@ def _languages(raw: str) -> tuple[str, ...]:
     return values
 
 
-def _strategies(raw: str) -> tuple[str, ...]:
+def _distinct_values(what: str, literal) -> Callable[[str], tuple[str, ...]]:
+    """An argparse type: a comma-separated list of distinct values of the Literal `literal`."""
     from typing import get_args
 
-    from dglsp.config import Strategy
+    known = get_args(literal)
 
-    values = tuple(part.strip() for part in raw.split(",") if part.strip())
-    known = get_args(Strategy)
-    if not values or any(v not in known for v in values) or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(
-            f"strategies must be distinct values among {', '.join(known)}, got {raw!r}"
-        )
-    return values
+    def parse(raw: str) -> tuple[str, ...]:
+        values = tuple(part.strip() for part in raw.split(",") if part.strip())
+        if not values or any(v not in known for v in values) or len(set(values)) != len(values):
+            raise argparse.ArgumentTypeError(
+                f"{what} must be distinct values among {', '.join(known)}, got {raw!r}"
+            )
+        return values
 
-
-def _dtypes(raw: str) -> tuple[str, ...]:
-    from typing import get_args
-
-    from dglsp.config import Dtype
-
-    values = tuple(part.strip() for part in raw.split(",") if part.strip())
-    known = get_args(Dtype)
-    if not values or any(v not in known for v in values) or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(
-            f"dtypes must be distinct values among {', '.join(known)}, got {raw!r}"
-        )
-    return values
+    return parse
 
 
 def _integer(raw: str) -> int:
