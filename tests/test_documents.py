@@ -8,6 +8,7 @@ import pytest
 import tree_sitter
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from parse_helpers import counting, shape
 
 from dglsp.documents import Document, Snapshot
 from dglsp.documents import document as document_module
@@ -45,20 +46,6 @@ FRAGMENTS = [
     "=>",
 ]
 inserted = st.lists(st.sampled_from(FRAGMENTS), max_size=6).map("".join)
-
-
-def shape(tree) -> list[tuple]:
-    """Every node with its type, byte range and points: stricter than the S-expression."""
-    out = []
-    cursor = tree.walk()
-    while True:
-        node = cursor.node
-        out.append((node.type, node.start_byte, node.end_byte, node.start_point, node.end_point))
-        if cursor.goto_first_child():
-            continue
-        while not cursor.goto_next_sibling():
-            if not cursor.goto_parent():
-                return out
 
 
 def assert_same_as_fresh(doc: Document) -> None:
@@ -205,24 +192,6 @@ def test_incremental_parse_reuses_the_old_tree():
     fresh = Document("file:///a.py", "python", 1, doc.text)
     assert not old_ids & {node[0] for node in ids(fresh.tree)}
     assert_same_as_fresh(doc)
-
-
-class CountingParser:
-    """A parser that counts its parses (tree_sitter.Parser cannot be patched in place)."""
-
-    def __init__(self, parser: tree_sitter.Parser) -> None:
-        self.parser = parser
-        self.parses = 0
-
-    def parse(self, *args, **kwargs):
-        self.parses += 1
-        return self.parser.parse(*args, **kwargs)
-
-
-def counting(doc: Document) -> CountingParser:
-    counter = CountingParser(doc._parsing.parser)
-    doc._parsing.parser = counter  # type: ignore[assignment]
-    return counter
 
 
 def test_changes_wait_for_the_tree_and_one_parse_serves_them_all():

@@ -12,6 +12,7 @@ import pytest
 import tree_sitter
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from parse_helpers import CountingParser, counting, shape
 
 from dglsp.bench.sources import generate
 from dglsp.carve import Region, carve
@@ -25,18 +26,6 @@ REPO = Path(__file__).resolve().parents[1]
 LARGE = {language: generate(language, 3000) for language in ("python", "javascript")}
 
 
-class CountingParser:
-    """Counts the whole-file parses of a document."""
-
-    def __init__(self, parser: tree_sitter.Parser) -> None:
-        self.parser = parser
-        self.parses = 0
-
-    def parse(self, *args, **kwargs):
-        self.parses += 1
-        return self.parser.parse(*args, **kwargs)
-
-
 class CountingWindowParser(CountingParser):
     """Counts the window parses of a document (its parser's ranges are set before each)."""
 
@@ -47,12 +36,6 @@ class CountingWindowParser(CountingParser):
     @included_ranges.setter
     def included_ranges(self, ranges):
         self.parser.included_ranges = ranges
-
-
-def whole_file_parses(doc: Document) -> CountingParser:
-    counter = CountingParser(doc._parsing.parser)
-    doc._parsing.parser = counter  # type: ignore[assignment]
-    return counter
 
 
 def carve_whole(snapshot: Snapshot, cursor: int) -> Region:
@@ -161,7 +144,7 @@ def test_typing_in_a_large_file_parses_the_whole_file_once(language):
     source = generate(language, 3000)
     assert len(source.text) > focus_module.FOCUS_MIN_BYTES
     doc = Document(f"file:///big.{language}", language, 0, source.text)
-    whole = whole_file_parses(doc)
+    whole = counting(doc)
     cursor = type_at(doc, source.cursor, source.typed)
     # The first request parsed the whole file and chose a window; every later one parsed the window.
     assert whole.parses == 1
@@ -177,7 +160,7 @@ def test_requests_after_several_keystrokes_parse_only_the_window(language):
     doc = Document(f"file:///big.{language}", language, 0, source.text)
     cursor = source.cursor
     doc.snapshot().tree_at(cursor)
-    whole = whole_file_parses(doc)
+    whole = counting(doc)
     typed = source.typed
     for chunk in (typed[:5], typed[5:7], typed[7:20], typed[20:]):  # superseded keystrokes between
         for character in chunk:
@@ -191,7 +174,7 @@ def test_requests_after_several_keystrokes_parse_only_the_window(language):
 def test_jumping_away_chooses_a_new_window(language):
     source = generate(language, 3000)
     doc = Document(f"file:///big.{language}", language, 0, source.text)
-    whole = whole_file_parses(doc)
+    whole = counting(doc)
     rng = random.Random(7)
     comment = "# note\n" if language == "python" else "// note\n"
     for step in range(25):
@@ -208,7 +191,7 @@ def test_an_import_typed_at_the_top_reaches_the_header_without_a_whole_parse():
     source = generate("python", 3000)
     doc = Document("file:///big.py", "python", 0, source.text)
     doc.snapshot().tree_at(source.cursor)
-    whole = whole_file_parses(doc)
+    whole = counting(doc)
     doc.apply_change(0, 0, "import zlib\n", 1)
     cursor = source.cursor + len("import zlib\n")
     region = carve(doc.snapshot(), cursor)
@@ -280,7 +263,7 @@ def test_real_code_carves_the_same_anywhere():
         if size > 250_000:
             break
     doc = Document("file:///all.py", "python", 0, "\n\n".join(parts))
-    whole = whole_file_parses(doc)
+    whole = counting(doc)
     rng = random.Random(3)
     cursor = rng.randrange(len(doc.text))
     requests = 60
@@ -308,19 +291,6 @@ def test_minified_code_on_one_line_is_one_uncut_window():
 
 
 FRAGMENTS = [*"(){}[]:;,.=<>\"'`#/*x1 \t", "\n", "\r\n", "    ", "return ", "def ", "é", "中", "😀", "//"]
-
-
-def shape(tree: tree_sitter.Tree) -> list[tuple]:
-    out = []
-    cursor = tree.walk()
-    while True:
-        node = cursor.node
-        out.append((node.type, node.start_byte, node.end_byte, node.start_point, node.end_point))
-        if cursor.goto_first_child():
-            continue
-        while not cursor.goto_next_sibling():
-            if not cursor.goto_parent():
-                return out
 
 
 @settings(max_examples=40, deadline=None)
@@ -398,7 +368,7 @@ def test_typing_inside_one_huge_statement_parses_a_window_of_it(language):
     cursor = text.index(marker, len(text) // 2) + len(marker)
     typed = {"java": " + 1;", "python": " + 1", "javascript": ".not;"}[language]
     doc = Document(f"file:///big.{language}", language, 0, text)
-    whole = whole_file_parses(doc)
+    whole = counting(doc)
     cursor = type_at(doc, cursor, typed)
     assert whole.parses == 1
     tree = doc.snapshot().tree_at(cursor)
