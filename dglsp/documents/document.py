@@ -200,10 +200,10 @@ class _TreeSlot:
         with self._parsing.lock:
             return self._whole_tree(text)
 
-    def _whole_tree(self, text: str) -> tree_sitter.Tree | None:
-        """`tree`, with the lock held."""
+    def _whole_tree(self, text: str, data: bytes | None = None) -> tree_sitter.Tree | None:
+        """`tree`, with the lock held (`data`: the text's utf-8 bytes when already at hand)."""
         if not self._parsed:
-            self._tree, self._data = self._parse(text)
+            self._tree, self._data = self._parse(text, data)
             self._parsed = True
             self._parent = self._edit = None  # the chain behind is no longer needed
         return self._tree
@@ -226,13 +226,13 @@ class _TreeSlot:
                 return held.tree
             data = _utf8(text)
             if len(data) > MAX_PARSE_BYTES or not focus.is_large(data):
-                return self._whole_tree(text)
+                return self._whole_tree(text, data)
             tree = self._refocus(data, at)
             if tree is not None:
                 return tree
             # No window to carry on from: the whole tree serves this request, and a window
             # chosen from it serves the next keystrokes.
-            whole = self._whole_tree(text)
+            whole = self._whole_tree(text, data)
             if whole is not None:
                 window = focus.choose_window(whole, data, at, self._parsing.head_end(whole))
                 focused = self._parse_window(data, window, None)
@@ -280,13 +280,15 @@ class _TreeSlot:
             return None
         return parser.parse(data) if old is None else parser.parse(data, old_tree=old)
 
-    def _parse(self, text: str) -> tuple[tree_sitter.Tree | None, bytes | None]:
-        """The tree and the bytes it was parsed from. The tree holds on to those bytes anyway
-        (py-tree-sitter keeps its source), so carving reads them instead of encoding again."""
+    def _parse(self, text: str, data: bytes | None = None) -> tuple[tree_sitter.Tree | None, bytes | None]:
+        """The tree and the bytes it was parsed from (`data`, or the text encoded now). The tree
+        holds on to those bytes anyway (py-tree-sitter keeps its source), so carving reads them
+        instead of encoding again."""
         parser = self._parsing.parser
         if parser is None or self._binary:
             return None, None
-        data = _utf8(text)
+        if data is None:
+            data = _utf8(text)
         if len(data) > MAX_PARSE_BYTES:
             return None, None
         edits: list[TreeEdit] = []
