@@ -317,3 +317,48 @@ async def send_raw(client, payload: dict):
     body = json.dumps(payload).encode()
     client.protocol.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
     return await asyncio.wrap_future(future)
+
+
+async def test_typing_in_a_large_file_completes_from_the_code_around_the_cursor(scripted_lsp):
+    """A 3,000-line file (parsed in windows past 16 KB, dglsp/documents/focus.py): keystrokes
+    near the cursor, then an import typed at the top, all reach the prompt."""
+    from dglsp.bench.sources import generate
+
+    source = generate("python", 3000)
+    session = await scripted_lsp({"rules": [{"when": "for order in orders[:", "middle": "limit]:"}]})
+    uri = "file:///w/big.py"
+    session.open(uri, source.text)
+    text, cursor, version = source.text, source.cursor, 1
+
+    def type_text(typed: str, at: int) -> None:
+        nonlocal text, version
+        for character in typed:
+            line = text.count("\n", 0, at)
+            column = at - (text.rfind("\n", 0, at) + 1)
+            version += 1
+            session.client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    content_changes=[change((line, column), (line, column), character)],
+                )
+            )
+            text = text[:at] + character + text[at:]
+            at += 1
+
+    for chunk in ("for ", "order in ", "orders[:"):
+        type_text(chunk, cursor)
+        cursor += len(chunk)
+        line = text.count("\n", 0, cursor)
+        result = await session.inline(uri, line, cursor - (text.rfind("\n", 0, cursor) + 1))
+    [item] = result.items  # the script answers once "orders[:" is typed
+    assert item.insert_text == "limit]:"
+    prompt = requests(await session.state())[-1]["prompt"]
+    function = text.rfind("\ndef ", 0, cursor) + 1
+    assert text[function:cursor] in prompt  # the whole function up to the cursor, as typed
+
+    type_text("import zlib\n", 0)
+    cursor += len("import zlib\n")
+    line = text.count("\n", 0, cursor)
+    [item] = (await session.inline(uri, line, cursor - (text.rfind("\n", 0, cursor) + 1))).items
+    assert item.insert_text == "limit]:"
+    assert "import zlib" in requests(await session.state())[-1]["prompt"]
