@@ -225,8 +225,8 @@ class _TreeSlot:
             if held is not None and held.window.holds(at):
                 return held.tree
             data = _utf8(text)
-            if len(data) > MAX_PARSE_BYTES or not focus.is_large(data):
-                return self._whole_tree(text, data)
+            if len(data) > MAX_PARSE_BYTES:
+                return self._whole_tree(text, data)  # no tree: too large to parse at all
             tree = self._refocus(data, at)
             if tree is not None:
                 return tree

@@ -30,8 +30,9 @@ import tree_sitter
 if TYPE_CHECKING:
     from dglsp.documents.document import TreeEdit
 
-# Smaller documents parse whole (one tree serves every cursor): at 16 KB, about 500 lines, a
-# whole-file incremental parse costs what a window's does (~0.1 ms on the bench's CPU).
+# Documents shorter than this (in characters) parse whole (one tree serves every cursor): at
+# 16 K, about 500 lines, a whole-file incremental parse costs what a window's does (~0.1 ms on
+# the bench's CPU).
 FOCUS_MIN_BYTES = 16 * 1024
 # The window reaches at least this far either side of the cursor (in whole statements), so the
 # cursor can wander about 100 lines before a new window is needed.
@@ -118,11 +119,6 @@ def _shifted(byte: int, point: tuple[int, int], edit: TreeEdit) -> tuple[int, tu
     else:
         moved = (row - old_row + new_row, column)
     return byte - edit.old_end_byte + edit.new_end_byte, moved
-
-
-def is_large(data: bytes) -> bool:
-    """Whether a document of these utf-8 bytes is parsed in windows."""
-    return len(data) >= FOCUS_MIN_BYTES
 
 
 def choose_window(tree: tree_sitter.Tree, data: bytes, at: int, head_end: int) -> Window:
